@@ -1,0 +1,1 @@
+"""Learners, games and evaluation built on `gigastep_jax` (which never imports this package)."""

@@ -1,0 +1,159 @@
+"""Gigastep's rules as pure functions of arrays stacked over agents (no env object, no randomness
+outside the keys passed in).
+
+Pair matrices are indexed [observer, target]: `detected[o, t]` means o detected t. All functions
+work on one environment; `vmap` adds the batch axis.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gigastep_jax.state import EnvParams
+
+DT = 0.1  # seconds per step
+C_HEADING = 4.0  # heading rate: 0.4 rad per step at full turn
+C_DIVE = 5.0  # climb rate: 0.5 altitude per step at full dive
+C_THROTTLE = 1.5  # thrust: 0.15 speed per step at full throttle
+C_RESISTANCE = 0.4  # drag: 0.04 v^2 per step
+C_DIVE_THROTTLE = 0.5  # share of potential energy turned into speed when descending
+GRAVITY = 9.81
+V_MIN = 1.3  # agents cannot stop
+Z_MAX = 10.0
+
+# Discrete action a in 0..26 -> (heading, dive, throttle) in {-1, 0, 1}^3, throttle-major then
+# heading then dive, so index 13 is (0, 0, 0) as in Gigastep.
+_GRID = np.array([-1.0, 0.0, 1.0], np.float32)
+ACTION_TABLE = np.array([(h, d, t) for t in _GRID for h in _GRID for d in _GRID], np.float32)  # [27, 3]
+
+
+def wrap_angle(a: jax.Array) -> jax.Array:
+    """Map angles to [-pi, pi)."""
+    return jnp.mod(a + jnp.pi, 2 * jnp.pi) - jnp.pi
+
+
+def action_to_controls(action: jax.Array, discrete: bool) -> jax.Array:
+    """int32[N] indices or float32[N, 3] -> float32[N, 3] controls in [-1, 1] (clipped)."""
+    if discrete:
+        return jnp.asarray(ACTION_TABLE)[action]
+    return jnp.clip(action.astype(jnp.float32), -1.0, 1.0)
+
+
+def move(x, y, z, v, heading, alive, controls, thrust):
+    """One step of flight for every agent; dead agents do not move.
+
+    controls: float32[N, 3] (heading rate, dive, throttle); thrust: float32[N].
+    Returns (x, y, z, v, heading), each float32[N].
+    """
+    u_heading, u_dive, u_throttle = controls[:, 0], controls[:, 1], controls[:, 2]
+    new_heading = wrap_angle(heading + DT * C_HEADING * u_heading)
+    v1 = v + DT * C_THROTTLE * u_throttle * thrust
+    v1 = v1 - DT * C_RESISTANCE * jnp.square(v1)
+    new_x = x + DT * v1 * jnp.cos(new_heading)
+    new_y = y + DT * v1 * jnp.sin(new_heading)
+    new_z = jnp.clip(z + DT * C_DIVE * u_dive, 0.0, Z_MAX)
+    # Diving trades altitude for speed (and climbing speed for altitude), never below V_MIN.
+    energy = jnp.square(v1) + C_DIVE_THROTTLE * GRAVITY * (z - new_z)
+    new_v = jnp.sqrt(jnp.maximum(energy, V_MIN**2))
+    keep = lambda new, old: jnp.where(alive, new, old)  # noqa: E731
+    return keep(new_x, x), keep(new_y, y), keep(new_z, z), keep(new_v, v), keep(new_heading, heading)
+
+
+def out_of_arena(x, y, arena: tuple[float, float]):
+    """bool[N]: outside [0, W] x [0, H]."""
+    return (x < 0) | (x > arena[0]) | (y < 0) | (y > arena[1])
+
+
+def in_boxes(x, y, boxes):
+    """bool[N]: strictly inside any obstacle box. boxes: float32[M, 4] (x1, y1, x2, y2)."""
+    if boxes.shape[0] == 0:
+        return jnp.zeros(x.shape, bool)
+    inside = (
+        (x[:, None] > boxes[None, :, 0])
+        & (x[:, None] < boxes[None, :, 2])
+        & (y[:, None] > boxes[None, :, 1])
+        & (y[:, None] < boxes[None, :, 3])
+    )
+    return inside.any(axis=1)
+
+
+def pair_geometry(x, y, z, heading):
+    """Relative positions [observer, target]: dx, dy, dz, squared horizontal distance d2, and the
+    cosine of the bearing of each target off its observer's heading (1 ahead, -1 behind; 0 at d = 0).
+    All float32[N, N]."""
+    dx = x[None, :] - x[:, None]
+    dy = y[None, :] - y[:, None]
+    dz = z[None, :] - z[:, None]
+    d2 = dx * dx + dy * dy
+    # cos(bearing) from a dot product and one sqrt: no atan2 in the N^2 hot loop.
+    proj = dx * jnp.cos(heading)[:, None] + dy * jnp.sin(heading)[:, None]
+    cos_bearing = proj * jax.lax.rsqrt(jnp.maximum(d2, 1e-12))
+    return dx, dy, dz, d2, cos_bearing
+
+
+def collisions(d2, dz, alive, params: EnvParams):
+    """bool[N]: alive agents within the collision cylinder of another alive agent."""
+    n = d2.shape[0]
+    close = (d2 < jnp.square(params.collision_range)) & (jnp.abs(dz) < params.collision_altitude)
+    both = alive[:, None] & alive[None, :]
+    return (close & both & ~jnp.eye(n, dtype=bool)).any(axis=1)
+
+
+def in_cone(cos_bearing, half_angle):
+    """bool: target within +-half_angle of the observer's heading (strict, as in Gigastep)."""
+    return cos_bearing > jnp.cos(half_angle)
+
+
+def detection(key, d2, cos_bearing, alive, team, params: EnvParams, stochastic: bool):
+    """bool[N, N] detected[o, t]: observer o detects enemy t this step.
+
+    Full observability: every alive enemy. Partial: within distance `very_close` always; inside
+    the +-cone_angle cone with probability 1 - d^2 / (cone_depth^2 * range_o); inside the damage
+    cone and detection radius always.
+    """
+    enemies = (team[:, None] != team[None, :]) & alive[:, None] & alive[None, :]
+    if not stochastic:
+        return enemies
+    closeness = d2 / (jnp.square(params.cone_depth) * params.detection_range[:, None])
+    p_detect = jnp.where(in_cone(cos_bearing, params.cone_angle), 1.0 - jnp.clip(closeness, 0.0, 1.0), 0.0)
+    sampled = jax.random.uniform(key, d2.shape) < p_detect
+    sure = (d2 < jnp.square(params.very_close)) | (
+        (closeness <= 1.0) & in_cone(cos_bearing, params.damage_cone_angle)
+    )
+    return enemies & (sampled | sure)
+
+
+def damage(detected, tracked, d2, cos_bearing, params: EnvParams):
+    """Who shoots whom, the new tracking counters and the damage strength of each pair.
+
+    A detected target inside the shooter's +-damage_cone_angle cone and within
+    damage_cone_depth * sqrt(damage_range) is tracked; after `min_tracking_steps` steps it loses
+    damage_per_second * DT * (min(steps, max) - min) health per step, per shooter.
+    Returns (tracked int32[N, N], strength float32[N, N] = min(steps, max) - min, per [shooter, target]).
+    """
+    radius2 = jnp.square(params.damage_cone_depth) * params.damage_range[:, None]
+    shoot = detected & (d2 <= radius2) & (params.damage_range[:, None] > 0)
+    shoot = shoot & in_cone(cos_bearing, params.damage_cone_angle)
+    tracked = jnp.where(shoot, tracked + 1, 0).astype(jnp.int32)
+    strength = (
+        jnp.clip(tracked.astype(jnp.float32), params.min_tracking_steps, params.max_tracking_steps)
+        - params.min_tracking_steps
+    )
+    return tracked, strength
+
+
+def waypoint_update(key, waypoint, timer, x, y, alive, arena, size: float = 0.6):
+    """Gigastep's waypoint: collected by entering it; expires after 5-10 s; when none is active a
+    new one appears with probability 5 % per step. Returns (hit bool[N], waypoint, timer)."""
+    k_appear, k_where, k_time = jax.random.split(key, 3)
+    active = timer > 0
+    hit = active & alive & (x >= waypoint[0]) & (x <= waypoint[2]) & (y >= waypoint[1]) & (y <= waypoint[3])
+    timer = jnp.where(hit.any(), 0.0, jnp.maximum(timer - DT, 0.0))
+    appear = (timer <= 0) & (jax.random.uniform(k_appear) < 0.05)
+    corner = jax.random.uniform(k_where, (2,), minval=0.0, maxval=jnp.asarray(arena, jnp.float32) - size)
+    new_waypoint = jnp.concatenate([corner, corner + size])
+    waypoint = jnp.where(appear, new_waypoint, waypoint)
+    timer = jnp.where(appear, jax.random.uniform(k_time, minval=5.0, maxval=10.0), timer)
+    return hit, waypoint, timer

@@ -1,0 +1,322 @@
+"""`Env`: reset, step and observe for one environment, built from a `Scenario`.
+
+The rules live in `dynamics.py` and the observations in `observe.py`; this module wires them
+together, checks input at the API edge, computes rewards and the outcome. Everything is a pure
+function of (key, state, action, params), so `jax.jit` and `jax.vmap` apply directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gigastep_jax import dynamics as dyn
+from gigastep_jax import observe
+from gigastep_jax.maps import map_table
+from gigastep_jax.state import EnvParams, EnvState, Scenario
+
+N_DISCRETE_ACTIONS = 27
+DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE = 1, 2, 3, 4  # info["death_cause"] codes
+
+
+class Env:
+    """A Gigastep team battle. Agents 0..n_team_a-1 are team A, the rest team B.
+
+    obs, state = env.reset(key)                       # obs [N, *obs_shape]
+    obs, state, reward, done, info = env.step(key, state, action)
+        action: int32[N] in 0..26 (discrete) or float32[N, 3] in [-1, 1] (continuous; values outside
+        are clipped); reward float32[N]; done bool[N] (agent dead or episode over);
+        info: terminated bool[] (a team is wiped out), truncated bool[] (time limit),
+        winner int32[] (0 team A, 1 team B, -1 draw or none yet), death_cause int32[N] (0 alive or
+        dead before, 1 left the arena, 2 collision, 3 obstacle, 4 damage).
+    Once an episode is over its state is absorbing: stepping it again changes nothing and pays 0.
+    """
+
+    def __init__(self, scenario: Scenario, params: EnvParams):
+        self.scenario = scenario
+        self.params = params
+        self.maps = map_table(scenario.maps, scenario.arena)
+        self._team = np.asarray(scenario.team, np.int32)
+        self._sprite = np.asarray(scenario.sprite, np.int32)
+        if scenario.obs_kind == "rgb":
+            self._background = observe.map_images(self.maps.boxes, scenario.arena, scenario.resolution)
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def n_agents(self) -> int:
+        return self.scenario.n_agents
+
+    @property
+    def teams(self) -> jax.Array:
+        """int32[N]: 0 for team A, 1 for team B."""
+        return jnp.asarray(self._team)
+
+    @property
+    def discrete(self) -> bool:
+        return self.scenario.discrete
+
+    @property
+    def n_actions(self) -> int:
+        """27 for discrete scenarios; for continuous ones the action is float32[3] per agent."""
+        return N_DISCRETE_ACTIONS if self.discrete else 3
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return (self.n_agents,) if self.discrete else (self.n_agents, 3)
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        """Per agent: (F,) float32 vector or (R, R, 3) uint8 image."""
+        if self.scenario.obs_kind == "rgb":
+            r = self.scenario.resolution
+            return (r, r, 3)
+        return (observe.vector_obs_size(self.scenario, self.maps.max_boxes),)
+
+    @property
+    def obs_dtype(self):
+        return jnp.uint8 if self.scenario.obs_kind == "rgb" else jnp.float32
+
+    @property
+    def global_state_size(self) -> int:
+        s = self.scenario
+        return observe.GLOBAL_FEATURES * s.n_agents + (5 if s.waypoints else 0) + 4 * self.maps.max_boxes
+
+    def __repr__(self) -> str:
+        s = self.scenario
+        return f"Env({s.name!r}, agents={s.n_team_a}v{s.n_team_b}, obs={self.obs_shape}, actions={self.n_actions})"
+
+    # ----------------------------------------------------------------------------- reset
+    def reset(self, key: chex.PRNGKey, params: EnvParams | None = None) -> tuple[jax.Array, EnvState]:
+        """A fresh episode: map drawn uniformly, agents spawned in their team's box."""
+        params = self.params if params is None else params
+        k_state, k_obs = jax.random.split(key)
+        state = self.reset_state(k_state, params)
+        return self.observe(k_obs, state, params), state
+
+    def reset_state(self, key: chex.PRNGKey, params: EnvParams | None = None) -> EnvState:
+        """The state of a fresh episode without its observation (cheap: no pairwise work but a
+        spawn-collision check)."""
+        params = self.params if params is None else params
+        n = self.n_agents
+        team = self.teams
+        k_map, k_pos, k_det, *k_resample = jax.random.split(key, 6)
+        map_idx = jax.random.randint(k_map, (), 0, self.maps.n_maps, dtype=jnp.int32)
+        spawn = jnp.asarray(self.maps.spawn)[map_idx][team]  # [N, 4]
+        boxes = jnp.asarray(self.maps.boxes)[map_idx]
+
+        def sample(k):
+            u = jax.random.uniform(k, (n, 2))
+            return spawn[:, 0] + u[:, 0] * (spawn[:, 2] - spawn[:, 0]), spawn[:, 1] + u[:, 1] * (spawn[:, 3] - spawn[:, 1])
+
+        x, y = sample(k_pos)
+        z = jnp.zeros(n, jnp.float32)
+        # Re-draw agents spawned too close to another or to a box (3 times, with Gigastep's margin).
+        margin = 0.1
+        for k in k_resample:
+            d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
+            clash = (d2 < jnp.square(params.collision_range) + margin) & ~jnp.eye(n, dtype=bool)
+            grown = boxes + jnp.asarray([-margin, -margin, margin, margin])
+            bad = clash.any(axis=1) | dyn.in_boxes(x, y, grown)
+            nx, ny = sample(k)
+            x, y = jnp.where(bad, nx, x), jnp.where(bad, ny, y)
+        heading = jnp.asarray(self.maps.heading)[map_idx][team]
+        alive = jnp.ones(n, bool)
+        state = EnvState(
+            x=x,
+            y=y,
+            z=z,
+            v=jnp.full(n, dyn.V_MIN, jnp.float32),
+            heading=heading,
+            health=params.max_health.astype(jnp.float32),
+            alive=alive,
+            tracked=jnp.zeros((n, n), jnp.int32),
+            detected=jnp.zeros((n, n), bool),
+            damage_taken=jnp.zeros(n, jnp.float32),
+            map_idx=map_idx,
+            boxes=boxes,
+            waypoint=jnp.zeros(4, jnp.float32),
+            waypoint_timer=jnp.float32(0.0),
+            waypoint_score=jnp.zeros(2, jnp.int32),
+            t=jnp.int32(0),
+        )
+        # The first observation shows what is detected at spawn (Gigastep showed no enemy at t=0).
+        _, _, _, d2, cos_b = dyn.pair_geometry(x, y, z, heading)
+        detected = dyn.detection(k_det, d2, cos_b, alive, team, params, self.scenario.observability == "pobs")
+        return state.replace(detected=detected)
+
+    # ----------------------------------------------------------------------------- step
+    def step(
+        self, key: chex.PRNGKey, state: EnvState, action: jax.Array, params: EnvParams | None = None
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
+        params = self.params if params is None else params
+        k_trans, k_obs = jax.random.split(key)
+        state, reward, done, info = self.transition(k_trans, state, action, params)
+        return self.observe(k_obs, state, params), state, reward, done, info
+
+    def check_action(self, action: Any) -> jax.Array:
+        """Validate an action's shape and dtype (static facts, checked before tracing)."""
+        if not hasattr(action, "shape") or not hasattr(action, "dtype"):
+            action = jnp.asarray(action)
+        shape = tuple(action.shape)
+        if self.discrete:
+            if shape != (self.n_agents,):
+                raise ValueError(
+                    f"{self.name}: discrete action must have shape ({self.n_agents},) (one index in 0..26 "
+                    f"per agent), got shape {shape}"
+                )
+            if not jnp.issubdtype(action.dtype, jnp.integer):
+                raise TypeError(f"{self.name}: discrete action must be an integer array, got dtype {action.dtype}")
+            return jnp.clip(action.astype(jnp.int32), 0, N_DISCRETE_ACTIONS - 1)
+        if shape != (self.n_agents, 3):
+            raise ValueError(
+                f"{self.name}: continuous action must have shape ({self.n_agents}, 3) (heading, dive, "
+                f"throttle in [-1, 1]), got shape {shape}"
+            )
+        if not jnp.issubdtype(action.dtype, jnp.floating):
+            raise TypeError(f"{self.name}: continuous action must be a float array, got dtype {action.dtype}")
+        return action
+
+    def transition(self, key, state: EnvState, action, params: EnvParams | None = None):
+        """The step without the observation: (state, reward float32[N], done bool[N], info)."""
+        params = self.params if params is None else params
+        action = self.check_action(action)
+        s = self.scenario
+        team = self.teams
+        k_det, k_wp = jax.random.split(key)
+        over_before = self.episode_over(state)
+
+        controls = dyn.action_to_controls(action, s.discrete)
+        alive_pre = state.alive
+        x, y, z, v, heading = dyn.move(
+            state.x, state.y, state.z, state.v, state.heading, alive_pre, controls, params.thrust
+        )
+        out = dyn.out_of_arena(x, y, s.arena) & alive_pre
+        alive = alive_pre & ~out
+        dx, dy, dz, d2, cos_b = dyn.pair_geometry(x, y, z, heading)
+        collided = dyn.collisions(d2, dz, alive, params)
+        alive = alive & ~collided
+        crashed = dyn.in_boxes(x, y, state.boxes) & alive
+        alive = alive & ~crashed
+
+        if s.waypoints:
+            hit, waypoint, timer = dyn.waypoint_update(k_wp, state.waypoint, state.waypoint_timer, x, y, alive, s.arena)
+        else:
+            hit, waypoint, timer = jnp.zeros_like(alive), state.waypoint, state.waypoint_timer
+
+        detected = dyn.detection(k_det, d2, cos_b, alive, team, params, s.observability == "pobs")
+        tracked, strength = dyn.damage(detected, state.tracked, d2, cos_b, params)
+        damage_taken = strength.sum(axis=0) * params.damage_per_second * dyn.DT
+        health = state.health - damage_taken + params.healing_per_second * dyn.DT + params.max_health * hit
+        health = jnp.clip(health * alive, 0.0, params.max_health)
+        alive = alive & (health > 0)
+
+        score = state.waypoint_score + jnp.stack([(hit & (team == 0)).any(), (hit & (team == 1)).any()]).astype(jnp.int32)
+        new = state.replace(
+            x=x, y=y, z=z, v=v, heading=heading, health=health, alive=alive, tracked=tracked,
+            detected=detected, damage_taken=damage_taken, waypoint=waypoint, waypoint_timer=timer,
+            waypoint_score=score, t=state.t + 1,
+        )
+        reward = self._reward(
+            params, alive_pre, alive, out | crashed, collided, hit, detected, strength
+        )
+        # A finished episode is absorbing: nothing moves, nothing is paid.
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(over_before, a, b), state, new)
+        reward = jnp.where(over_before, 0.0, reward)
+        terminated, truncated, winner = self.outcome(new)
+        done = ~new.alive | terminated | truncated
+        # Why each agent died this step (0 it did not); unused outputs cost nothing under jit.
+        cause = jnp.select(
+            [out, collided, crashed, alive_pre & ~new.alive], [DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE], 0
+        ).astype(jnp.int32)
+        info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause)
+        return new, reward, done, info
+
+    def _reward(self, params: EnvParams, alive_pre, alive, crashed, collided, hit, detected, strength):
+        """Gigastep's reward terms, each weighted by its `reward_*` parameter, divided by N."""
+        team = self.teams
+        f = lambda b: b.astype(jnp.float32)  # noqa: E731
+        own = f(team[:, None] == team[None, :])  # [N, N]
+        n_own_pre, n_own = (own @ f(alive_pre)), (own @ f(alive))
+        n_other_pre, n_other = ((1 - own) @ f(alive_pre)), ((1 - own) @ f(alive))
+        losses_own, losses_other = n_own_pre - n_own, n_other_pre - n_other
+        defeat = (losses_other - losses_own) / (n_own + 1.0) * f(alive)
+        detection = (0.5 * f(detected).sum(axis=1) - 0.2 * f(detected).sum(axis=0)) * dyn.DT * f(alive)
+        dmg = (strength.sum(axis=1) - 0.5 * strength.sum(axis=0)) * dyn.DT * f(alive)
+        aux = (
+            params.reward_hit_waypoint * f(hit)
+            + params.idle_reward
+            + params.reward_defeat_one_opponent * defeat
+            + params.reward_detection * detection
+            + params.reward_damage * dmg
+            - params.reward_idle * 0.01 * dyn.DT * f(alive)
+            - params.reward_collision_agent * f(collided)
+            - params.reward_collision_obstacle * f(crashed)
+            - params.reward_agent_disabled * f(alive_pre & ~alive)
+        )
+        won = f((n_other == 0) & alive) if self.scenario.episode_ends_one_team_dead else 0.0
+        total = params.aux_rewards_factor * aux + params.reward_game_won * won
+        return total / self.n_agents * f(alive_pre)
+
+    # ----------------------------------------------------------------------------- outcome
+    def team_alive(self, state: EnvState) -> jax.Array:
+        """int32[2]: alive agents of team A and team B."""
+        a = state.alive.astype(jnp.int32)
+        return jnp.stack([(a * (self.teams == 0)).sum(), (a * (self.teams == 1)).sum()])
+
+    def outcome(self, state: EnvState):
+        """(terminated bool[], truncated bool[], winner int32[]) of a state."""
+        s = self.scenario
+        alive_a, alive_b = self.team_alive(state)
+        wiped_a, wiped_b = alive_a == 0, alive_b == 0
+        if s.episode_ends_one_team_dead:
+            terminated = wiped_a | wiped_b
+        else:
+            terminated = wiped_a & wiped_b
+        truncated = (state.t >= s.max_steps) & ~terminated
+        by_wipe = jnp.where(wiped_b & ~wiped_a, 0, jnp.where(wiped_a & ~wiped_b, 1, -1))
+        if s.timeout_winner == "team_a":
+            on_timeout = jnp.int32(0)
+        elif s.timeout_winner == "team_b":
+            on_timeout = jnp.int32(1)
+        elif s.timeout_winner == "waypoints":
+            sa, sb = state.waypoint_score[0], state.waypoint_score[1]
+            on_timeout = jnp.where(sa > sb, 0, jnp.where(sb > sa, 1, -1))
+        else:
+            on_timeout = jnp.int32(-1)
+        winner = jnp.where(terminated, by_wipe, jnp.where(truncated, on_timeout, -1)).astype(jnp.int32)
+        return terminated, truncated, winner
+
+    def episode_over(self, state: EnvState) -> jax.Array:
+        terminated, truncated, _ = self.outcome(state)
+        return terminated | truncated
+
+    # ----------------------------------------------------------------------------- observations
+    def observe(self, key: chex.PRNGKey, state: EnvState, params: EnvParams | None = None) -> jax.Array:
+        """Observations of every agent: float32[N, F] or uint8[N, R, R, 3]."""
+        params = self.params if params is None else params
+        s = self.scenario
+        team = self.teams
+        seen = observe.visibility(key, state, team, params, s.observability == "pobs")
+        if s.obs_kind == "rgb":
+            return observe.rgb_obs(
+                state, seen, s, jnp.asarray(self._sprite), team, params.max_health, jnp.asarray(self._background)
+            )
+        return observe.vector_obs(state, seen, s, jnp.asarray(self._sprite, jnp.float32), team)
+
+    def global_state(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
+        """float32[G]: the full state as one vector for centralised critics (no observation work)."""
+        params = self.params if params is None else params
+        return observe.global_state(state, self.scenario, jnp.asarray(self._sprite), self.teams, params.max_health)
+
+    @staticmethod
+    def alive_mask(state: EnvState) -> jax.Array:
+        """bool[N]."""
+        return state.alive

@@ -1,0 +1,228 @@
+"""Observations: who sees whom, the vector observation, the RGB observation and the global state.
+
+All functions take one environment's arrays; the observer axis is the leading one, so one call
+builds the observations of every agent at once (no per-agent vmap of a per-agent function).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gigastep_jax.dynamics import Z_MAX, wrap_angle
+from gigastep_jax.state import EnvParams, EnvState, Scenario
+
+VEC_FEATURES = 9  # seen, same team, dx, dy, dz, d-heading, d-speed, health, unit sprite
+GLOBAL_FEATURES = 10  # per agent in the global state
+
+
+def visibility(key, state: EnvState, team, params: EnvParams, stochastic: bool) -> jax.Array:
+    """bool[N, N] seen[e, t]: what ego e knows of agent t (e sees itself while alive).
+
+    Full observability: every alive agent. Partial: a teammate j shares with e with probability
+    1 - dist(e, j) / communication_range (e always "shares" with itself), and e sees t if a sharing
+    teammate detected t this step, or t is itself a sharing teammate.
+    """
+    n = team.shape[0]
+    if not stochastic:
+        return jnp.broadcast_to(state.alive[None, :], (n, n))
+    d = jnp.sqrt(jnp.square(state.x[None, :] - state.x[:, None]) + jnp.square(state.y[None, :] - state.y[:, None]))
+    p_share = 1.0 - jnp.clip(d / params.communication_range, 0.0, 1.0)
+    shares = (team[:, None] == team[None, :]) & state.alive[None, :] & (jax.random.uniform(key, (n, n)) < p_share)
+    shares = shares | (jnp.eye(n, dtype=bool) & state.alive[:, None])
+    known = state.detected | jnp.eye(n, dtype=bool)
+    # any_j shares[e, j] & known[j, t], as one small matmul
+    return (shares.astype(jnp.float32) @ known.astype(jnp.float32)) > 0
+
+
+def nearest_rows(seen, d2, k: int) -> jax.Array:
+    """int32[N, k]: per ego, itself first, then the k - 1 nearest seen agents (unseen ones last)."""
+    n = seen.shape[0]
+    big = jnp.float32(3.0e38)
+    ranking = jnp.where(seen, d2, big)
+    ranking = jnp.where(jnp.eye(n, dtype=bool), -1.0, ranking)
+    _, idx = jax.lax.top_k(-ranking, k)
+    return idx
+
+
+def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.Array:
+    """float32[N, F]: rows of 9 features for ego + nearest seen agents, then waypoint and boxes.
+
+    The ego row holds absolute values (x / W, y / H, z / 10, heading, v / diag, health, sprite);
+    other rows are relative to the ego; unseen rows are all zero. F = 9 * min(N, 15)
+    (+ 5 with waypoints: box relative to ego / arena and seconds left / 10; + 4 per obstacle box).
+    """
+    w, h = scenario.arena
+    diag = float(np.hypot(w, h))
+    n = team.shape[0]
+    d2 = jnp.square(state.x[None, :] - state.x[:, None]) + jnp.square(state.y[None, :] - state.y[:, None])
+    idx = nearest_rows(seen, d2, scenario.obs_rows)  # [N, K]
+    rows_seen = jnp.take_along_axis(seen, idx, axis=1).astype(jnp.float32)  # [N, K]
+    is_ego = (idx == jnp.arange(n)[:, None]).astype(jnp.float32)
+    ego_or = lambda ego_val, rel: is_ego * ego_val + (1 - is_ego) * rel  # noqa: E731
+    g = lambda a: a[idx]  # noqa: E731  gather target values [N, K]
+    e = lambda a: a[:, None]  # noqa: E731  ego values broadcast [N, 1]
+    x, y, z, v, hd = state.x, state.y, state.z, state.v, state.heading
+    feats = jnp.stack(
+        [
+            rows_seen,
+            (g(team) == e(team)).astype(jnp.float32),
+            ego_or(e(x), g(x) - e(x)) / w,
+            ego_or(e(y), g(y) - e(y)) / h,
+            ego_or(e(z), g(z) - e(z)) / Z_MAX,
+            ego_or(e(hd), wrap_angle(g(hd) - e(hd))),
+            ego_or(e(v), g(v) - e(v)) / diag,
+            g(state.health),
+            g(sprite),
+        ],
+        axis=-1,
+    ) * rows_seen[..., None]
+    parts = [feats.reshape(n, -1)]
+    if scenario.waypoints:
+        offset = jnp.stack([x, y, x, y], axis=-1)
+        scale = jnp.asarray([w, h, w, h], jnp.float32)
+        wp = (state.waypoint[None, :] - offset) / scale
+        timer = jnp.broadcast_to(state.waypoint_timer / 10.0, (n, 1))
+        parts += [wp * (state.waypoint_timer > 0), timer]
+    if state.boxes.shape[0] > 0:
+        boxes = (state.boxes / jnp.asarray([w, h, w, h], jnp.float32)).reshape(-1)
+        parts.append(jnp.broadcast_to(boxes, (n, boxes.shape[0])))
+    return jnp.concatenate(parts, axis=-1)
+
+
+def vector_obs_size(scenario: Scenario, max_boxes: int) -> int:
+    return VEC_FEATURES * scenario.obs_rows + (5 if scenario.waypoints else 0) + 4 * max_boxes
+
+
+def global_state(state: EnvState, scenario: Scenario, sprite, team, max_health) -> jax.Array:
+    """float32[G]: every agent's x, y, z, cos/sin heading, speed, health fraction, alive, team and
+    sprite (N * 10 values), then waypoint (5) and boxes (4 per box): input for centralised critics."""
+    w, h = scenario.arena
+    per_agent = jnp.stack(
+        [
+            state.x / w,
+            state.y / h,
+            state.z / Z_MAX,
+            jnp.cos(state.heading),
+            jnp.sin(state.heading),
+            state.v / float(np.hypot(w, h)),
+            state.health / max_health,
+            state.alive.astype(jnp.float32),
+            team.astype(jnp.float32),
+            sprite.astype(jnp.float32),
+        ],
+        axis=-1,
+    ).reshape(-1)
+    parts = [per_agent]
+    if scenario.waypoints:
+        parts += [state.waypoint / jnp.asarray([w, h, w, h], jnp.float32), (state.waypoint_timer / 10.0)[None]]
+    if state.boxes.shape[0] > 0:
+        parts.append((state.boxes / jnp.asarray([w, h, w, h], jnp.float32)).reshape(-1))
+    return jnp.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing (shared by the RGB observation and the headless renderer)
+
+# Pixel offsets of the sprite parts: bit 1 the centre, bit 2 the cross arms, bit 4 the corners.
+_SPRITE_OFFSETS = np.array(
+    [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)], np.int32
+)
+_SPRITE_BIT = np.array([1, 2, 2, 2, 2, 4, 4, 4, 4], np.int32)
+TAIL = 4  # pixels of heading trail behind each agent
+
+
+def agent_pixels(x, y, heading, sprite, arena, resolution: int):
+    """Pixel coordinates of each agent's sprite and trail and which of them are drawn.
+
+    Returns px, py int32[N, 9 + TAIL], on bool[N, 9 + TAIL] (sprite bit set / trail), and the trail
+    intensity float32[9 + TAIL] (1 for sprite pixels).
+    """
+    sx = resolution / arena[0]
+    sy = resolution / arena[1]
+    cx = jnp.round(x * sx).astype(jnp.int32)
+    cy = jnp.round(y * sy).astype(jnp.int32)
+    steps = jnp.arange(1, TAIL + 1, dtype=jnp.float32)
+    tx = jnp.round(x[:, None] * sx - steps * jnp.cos(heading)[:, None]).astype(jnp.int32)
+    ty = jnp.round(y[:, None] * sy - steps * jnp.sin(heading)[:, None]).astype(jnp.int32)
+    px = jnp.concatenate([cx[:, None] + _SPRITE_OFFSETS[None, :, 0], tx], axis=1)
+    py = jnp.concatenate([cy[:, None] + _SPRITE_OFFSETS[None, :, 1], ty], axis=1)
+    on = jnp.concatenate(
+        [(sprite[:, None] & _SPRITE_BIT[None, :]) > 0, jnp.ones((x.shape[0], TAIL), bool)], axis=1
+    )
+    intensity = np.concatenate([np.ones(9), 1.0 - np.arange(1, TAIL + 1) / (TAIL + 1)]).astype(np.float32)
+    return px, py, on, jnp.asarray(intensity)
+
+
+def draw(image, px, py, colour):
+    """Max-blend colours uint8[..., 3] at pixels (px, py) (out-of-image pixels are dropped)."""
+    return image.at[px, py].max(colour, mode="drop")
+
+
+def rgb_obs(state: EnvState, seen, scenario: Scenario, sprite, team, max_health, background) -> jax.Array:
+    """uint8[N, R, R, 3] top-down images indexed [x, y], one per ego.
+
+    Enemies red, teammates blue, the ego white-green; the green channel of others is altitude.
+    Rows x = 0 and x = R - 1 and column y = 0 are the border (white, or red after taking damage);
+    column y = R - 1 is the ego's health bar. Unseen agents are not drawn.
+    """
+    r = scenario.resolution
+    n = team.shape[0]
+    px, py, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
+    z255 = jnp.round(state.z * 255.0 / Z_MAX)
+    same = team[None, :] == team[:, None]  # [ego, target]
+    ego = jnp.eye(n, dtype=bool)
+    red = jnp.where(ego, 255.0 - z255[None, :], jnp.where(same, 0.0, 255.0))
+    green = jnp.where(ego, 255.0, jnp.broadcast_to(z255[None, :], (n, n)))
+    blue = jnp.where(ego, 255.0 - z255[None, :], jnp.where(same, 255.0, 0.0))
+    colour = jnp.stack([red, green, blue], axis=-1) * seen[..., None]  # [ego, target, 3]
+    colour = colour[:, :, None, :] * (on[None, :, :, None] * intensity[None, None, :, None])
+    colour = colour.astype(jnp.uint8)  # [ego, target, P, 3]
+
+    def one(bg_colour):
+        img = background[state.map_idx]
+        return draw(img, px, py, bg_colour)
+
+    images = jax.vmap(one)(colour)
+    # Border and health bar: whole rows/columns, written once for all egos.
+    hurt = (state.damage_taken > 0)[:, None, None]
+    border = jnp.where(hurt, jnp.asarray([255, 0, 0], jnp.uint8), jnp.asarray([255, 255, 255], jnp.uint8))
+    images = images.at[:, 0, :, :].set(jnp.broadcast_to(border, (n, r, 3)))
+    images = images.at[:, r - 1, :, :].set(jnp.broadcast_to(border, (n, r, 3)))
+    images = images.at[:, :, 0, :].set(jnp.broadcast_to(border, (n, r, 3)))
+    cutoff = jnp.floor(r * state.health / max_health).astype(jnp.int32)
+    filled = jnp.arange(r)[None, :] < cutoff[:, None]  # [N, R]
+    bar = jnp.stack([jnp.where(filled, 0, 255), jnp.full((n, r), 255), jnp.where(filled, 0, 255)], axis=-1)
+    images = images.at[:, :, r - 1, :].set(bar.astype(jnp.uint8))
+    if scenario.waypoints:
+        images = draw_waypoint(images, state, scenario.arena, r)
+    return images
+
+
+def draw_waypoint(images, state: EnvState, arena, r: int):
+    """Draw the active waypoint purple into images uint8[K, R, R, 3]."""
+    w, h = arena
+    xs = (jnp.arange(r) + 0.5) * w / r
+    ys = (jnp.arange(r) + 0.5) * h / r
+    inside = (
+        (xs[:, None] >= state.waypoint[0])
+        & (xs[:, None] <= state.waypoint[2])
+        & (ys[None, :] >= state.waypoint[1])
+        & (ys[None, :] <= state.waypoint[3])
+        & (state.waypoint_timer > 0)
+    )
+    purple = jnp.asarray([127, 0, 127], jnp.uint8)
+    return jnp.where(inside[None, :, :, None], jnp.maximum(images, purple), images)
+
+
+def map_images(boxes: np.ndarray, arena, resolution: int) -> np.ndarray:
+    """uint8[n_maps, R, R, 3]: obstacle boxes drawn grey on black, indexed [x, y]."""
+    xs = (np.arange(resolution) + 0.5) * arena[0] / resolution
+    ys = (np.arange(resolution) + 0.5) * arena[1] / resolution
+    images = np.zeros((boxes.shape[0], resolution, resolution, 3), np.uint8)
+    for m in range(boxes.shape[0]):
+        for x1, y1, x2, y2 in boxes[m]:
+            inside = (xs[:, None] > x1) & (xs[:, None] < x2) & (ys[None, :] > y1) & (ys[None, :] < y2)
+            images[m][inside] = 127
+    return images

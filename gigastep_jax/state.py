@@ -1,0 +1,138 @@
+"""What a battle is made of: the static `Scenario`, the tunable `EnvParams`, the changing `EnvState`.
+
+Three kinds of configuration, kept apart on purpose (gymnax's split):
+
+* `Scenario` fixes shapes (team sizes, observation kind, action kind, maps). It is a frozen,
+  hashable dataclass closed over by `jit`; changing it compiles a new function.
+* `EnvParams` holds numbers a user may want to `vmap` or sweep over (unit stats, damage and
+  detection constants, reward weights). A pytree of arrays: changing it does not recompile.
+* `EnvState` holds what changes within an episode. A `flax.struct.dataclass`, every leaf with an
+  explicit dtype so a state built by `reset` and one built by `step` trace identically.
+
+Shapes use N for the number of agents and M for the number of obstacle boxes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+ObsKind = Literal["vec", "rgb"]
+Observability = Literal["fobs", "pobs"]
+MapKind = Literal["void", "maps"]
+TimeoutWinner = Literal["none", "team_a", "team_b", "waypoints"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """Static description of one match-up. Hashable: `jit` closes over it.
+
+    Per-agent tuples have length `n_agents`, agents ordered team A first, then team B.
+    """
+
+    name: str
+    team: tuple[int, ...]  # 0 = team A, 1 = team B
+    unit_type: tuple[str, ...]  # unit type name per agent (or "custom")
+    sprite: tuple[int, ...]  # sprite bits per agent: 1 centre, 2 cross, 4 corners
+    max_health: tuple[float, ...]
+    detection_range: tuple[float, ...]  # scales the detection radius 3·sqrt(range)
+    damage_range: tuple[float, ...]  # scales the damage radius 2.05·sqrt(range); 0 = deals none
+    thrust: tuple[float, ...]
+    idle_reward: tuple[float, ...]  # reward per step alive (hiders)
+    obs_kind: ObsKind = "vec"
+    observability: Observability = "fobs"
+    maps: MapKind = "void"
+    discrete: bool = True
+    arena: tuple[float, float] = (10.0, 10.0)
+    waypoints: bool = False
+    episode_ends_one_team_dead: bool = True
+    timeout_winner: TimeoutWinner = "none"
+    max_steps: int = 500
+    max_obs_agents: int = 15  # rows of the vector observation: ego + up to 14 nearest seen
+    resolution: int = 84
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.team)
+
+    @property
+    def n_team_a(self) -> int:
+        return sum(1 for t in self.team if t == 0)
+
+    @property
+    def n_team_b(self) -> int:
+        return self.n_agents - self.n_team_a
+
+    @property
+    def obs_rows(self) -> int:
+        return min(self.n_agents, self.max_obs_agents)
+
+
+@struct.dataclass
+class EnvParams:
+    """Tunable numbers; every leaf an array so `vmap` over params works.
+
+    Per-agent leaves are float32[N]; the rest float32[] scalars. Defaults are Gigastep's.
+    """
+
+    max_health: chex.Array
+    detection_range: chex.Array
+    damage_range: chex.Array
+    thrust: chex.Array
+    idle_reward: chex.Array
+    damage_per_second: chex.Array
+    healing_per_second: chex.Array
+    damage_cone_depth: chex.Array  # damage radius for damage_range 1
+    damage_cone_angle: chex.Array  # half-angle of the damage cone (rad)
+    cone_depth: chex.Array  # detection radius for detection_range 1 (pobs)
+    cone_angle: chex.Array  # half-angle of the detection cone (pobs)
+    very_close: chex.Array  # always detected within this distance (pobs)
+    communication_range: chex.Array  # teammates share with probability 1 - d / this (pobs)
+    collision_range: chex.Array  # horizontal collision distance
+    collision_altitude: chex.Array  # vertical collision distance
+    min_tracking_steps: chex.Array
+    max_tracking_steps: chex.Array
+    reward_game_won: chex.Array
+    reward_defeat_one_opponent: chex.Array
+    reward_detection: chex.Array
+    reward_damage: chex.Array
+    reward_idle: chex.Array
+    reward_agent_disabled: chex.Array
+    reward_collision_agent: chex.Array
+    reward_collision_obstacle: chex.Array
+    reward_hit_waypoint: chex.Array
+    aux_rewards_factor: chex.Array  # scales every reward term but the win (curriculum)
+
+
+@struct.dataclass
+class EnvState:
+    """Everything that changes within an episode, for one environment.
+
+    Agent leaves are stacked over agents (never a dict of agents).
+    """
+
+    x: chex.Array  # float32[N]
+    y: chex.Array  # float32[N]
+    z: chex.Array  # float32[N] altitude in [0, 10]
+    v: chex.Array  # float32[N] speed, >= 1.3 while alive
+    heading: chex.Array  # float32[N] in [-pi, pi)
+    health: chex.Array  # float32[N] in [0, max_health]; 0 once dead
+    alive: chex.Array  # bool[N]
+    tracked: chex.Array  # int32[N, N]: tracked[o, t] = steps observer o has held target t in its damage cone
+    detected: chex.Array  # bool[N, N]: detected[o, t] = observer o detected target t this step
+    damage_taken: chex.Array  # float32[N] health lost to damage this step
+    map_idx: chex.Array  # int32[]
+    boxes: chex.Array  # float32[M, 4] obstacle boxes (x1, y1, x2, y2) of the drawn map
+    waypoint: chex.Array  # float32[4] waypoint box (x1, y1, x2, y2)
+    waypoint_timer: chex.Array  # float32[] seconds left; > 0 means the waypoint is active
+    waypoint_score: chex.Array  # int32[2] waypoints collected per team
+    t: chex.Array  # int32[] steps taken in this episode
+
+
+def per_agent(values: tuple[float, ...]) -> jnp.ndarray:
+    return jnp.asarray(np.asarray(values, dtype=np.float32))
