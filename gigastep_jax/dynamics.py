@@ -37,7 +37,9 @@ def wrap_angle(a: jax.Array) -> jax.Array:
 def action_to_controls(action: jax.Array, discrete: bool) -> jax.Array:
     """int32[N] indices or float32[N, 3] -> float32[N, 3] controls in [-1, 1] (clipped)."""
     if discrete:
-        return jnp.asarray(ACTION_TABLE)[action]
+        # Arithmetic decoding of ACTION_TABLE (a gather per agent is slower on CPU).
+        a = action.astype(jnp.int32)
+        return jnp.stack([(a // 3) % 3, a % 3, a // 9], axis=-1).astype(jnp.float32) - 1.0
     return jnp.clip(action.astype(jnp.float32), -1.0, 1.0)
 
 
@@ -79,16 +81,31 @@ def in_boxes(x, y, boxes):
     return inside.any(axis=1)
 
 
+def materialize(*arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """Return float32[N] arrays unchanged, but computed once.
+
+    XLA's CPU fusion copies cheap-looking producers into every consumer: without this, the whole
+    flight step (throttle, cos, sin, position update) is recomputed for each of the N^2 elements
+    of every pairwise loop. A scatter cannot be fused, so routing the per-agent values through one
+    (a no-op write of row 0) makes XLA compute them once; measured 2.3x faster `transition` on
+    identical_5_vs_5 at batch 1024 (`jax.lax.optimization_barrier` is dropped before fusion on CPU).
+    """
+    stacked = jnp.stack(arrays, axis=1)
+    stacked = stacked.at[0].set(stacked[0])
+    return tuple(stacked[:, i] for i in range(len(arrays)))
+
+
 def pair_geometry(x, y, z, heading):
     """Relative positions [observer, target]: dx, dy, dz, squared horizontal distance d2, and the
     cosine of the bearing of each target off its observer's heading (1 ahead, -1 behind; 0 at d = 0).
     All float32[N, N]."""
+    x, y, z, cos_h, sin_h = materialize(x, y, z, jnp.cos(heading), jnp.sin(heading))
     dx = x[None, :] - x[:, None]
     dy = y[None, :] - y[:, None]
     dz = z[None, :] - z[:, None]
     d2 = dx * dx + dy * dy
-    # cos(bearing) from a dot product and one sqrt: no atan2 in the N^2 hot loop.
-    proj = dx * jnp.cos(heading)[:, None] + dy * jnp.sin(heading)[:, None]
+    # cos(bearing) from a dot product and one rsqrt: no atan2 in the N^2 hot loop.
+    proj = dx * cos_h[:, None] + dy * sin_h[:, None]
     cos_bearing = proj * jax.lax.rsqrt(jnp.maximum(d2, 1e-12))
     return dx, dy, dz, d2, cos_bearing
 

@@ -243,9 +243,12 @@ class Env:
         """Gigastep's reward terms, each weighted by its `reward_*` parameter, divided by N."""
         team = self.teams
         f = lambda b: b.astype(jnp.float32)  # noqa: E731
-        own = f(team[:, None] == team[None, :])  # [N, N]
-        n_own_pre, n_own = (own @ f(alive_pre)), (own @ f(alive))
-        n_other_pre, n_other = ((1 - own) @ f(alive_pre)), ((1 - own) @ f(alive))
+        # Team head-counts by masked sums (no tiny batched matmuls: slow on CPU).
+        count = lambda alive: jnp.stack([(alive & (team == 0)).sum(), (alive & (team == 1)).sum()]).astype(jnp.float32)  # noqa: E731
+        pre, now = count(alive_pre), count(alive)
+        on_a = team == 0
+        pick = lambda c, mine: jnp.where(on_a == mine, c[0], c[1])  # noqa: E731  own (mine) or other team's count
+        n_own_pre, n_own, n_other_pre, n_other = pick(pre, True), pick(now, True), pick(pre, False), pick(now, False)
         losses_own, losses_other = n_own_pre - n_own, n_other_pre - n_other
         defeat = (losses_other - losses_own) / (n_own + 1.0) * f(alive)
         detection = (0.5 * f(detected).sum(axis=1) - 0.2 * f(detected).sum(axis=0)) * dyn.DT * f(alive)

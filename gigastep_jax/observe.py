@@ -37,13 +37,29 @@ def visibility(key, state: EnvState, team, params: EnvParams, stochastic: bool) 
 
 
 def nearest_rows(seen, d2, k: int) -> jax.Array:
-    """int32[N, k]: per ego, itself first, then the k - 1 nearest seen agents (unseen ones last)."""
+    """int32[N, k]: per ego, itself first, then the k - 1 nearest seen agents (unseen ones last,
+    ties by index), the order `lax.top_k` gives.
+
+    Ranks by counting instead of sorting: XLA's CPU sort calls its comparator once per comparison
+    and took 60 % of the observation's time. rank[e, t] = #{m before t in e's order}, then each t
+    is written to slot rank[e, t] (a scatter; slots >= k are dropped).
+    """
     n = seen.shape[0]
-    big = jnp.float32(3.0e38)
-    ranking = jnp.where(seen, d2, big)
+    ids = jnp.arange(n)
+    ranking = jnp.where(seen, d2, jnp.float32(3.0e38))
     ranking = jnp.where(jnp.eye(n, dtype=bool), -1.0, ranking)
-    _, idx = jax.lax.top_k(-ranking, k)
-    return idx
+
+    # A loop over m keeps the work O(N^2) per step of the loop without materialising the N^3
+    # comparison tensor (which XLA did, 1.3-1.6x slower at 5v5 and 20v20).
+    def count(m, rank):
+        r_m = ranking[:, m][:, None]  # [e, 1]
+        before = (r_m < ranking) | ((r_m == ranking) & (m < ids)[None, :])
+        return rank + before.astype(jnp.int32)
+
+    rank = jax.lax.fori_loop(0, n, count, jnp.zeros((n, n), jnp.int32), unroll=4)
+    rows = jnp.broadcast_to(ids[:, None], (n, n))
+    targets = jnp.broadcast_to(ids[None, :], (n, n))
+    return jnp.zeros((n, k), jnp.int32).at[rows, rank].set(targets, mode="drop")
 
 
 def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.Array:
@@ -56,28 +72,26 @@ def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.A
     w, h = scenario.arena
     diag = float(np.hypot(w, h))
     n = team.shape[0]
-    d2 = jnp.square(state.x[None, :] - state.x[:, None]) + jnp.square(state.y[None, :] - state.y[:, None])
+    x, y = state.x, state.y
+    d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
     idx = nearest_rows(seen, d2, scenario.obs_rows)  # [N, K]
-    rows_seen = jnp.take_along_axis(seen, idx, axis=1).astype(jnp.float32)  # [N, K]
-    is_ego = (idx == jnp.arange(n)[:, None]).astype(jnp.float32)
-    ego_or = lambda ego_val, rel: is_ego * ego_val + (1 - is_ego) * rel  # noqa: E731
-    g = lambda a: a[idx]  # noqa: E731  gather target values [N, K]
-    e = lambda a: a[:, None]  # noqa: E731  ego values broadcast [N, 1]
-    x, y, z, v, hd = state.x, state.y, state.z, state.v, state.heading
-    feats = jnp.stack(
-        [
-            rows_seen,
-            (g(team) == e(team)).astype(jnp.float32),
-            ego_or(e(x), g(x) - e(x)) / w,
-            ego_or(e(y), g(y) - e(y)) / h,
-            ego_or(e(z), g(z) - e(z)) / Z_MAX,
-            ego_or(e(hd), wrap_angle(g(hd) - e(hd))),
-            ego_or(e(v), g(v) - e(v)) / diag,
-            g(state.health),
-            g(sprite),
-        ],
-        axis=-1,
-    ) * rows_seen[..., None]
+    rows_seen = jnp.take_along_axis(seen, idx, axis=1)  # [N, K]
+    is_ego = idx == jnp.arange(n)[:, None]
+    # One gather of a per-agent table, then one fused elementwise pass writes [N, K, 9] (building
+    # it from nine gathered columns with jnp.stack cost an extra copy of the whole observation).
+    table = jnp.stack(
+        [jnp.ones(n), team.astype(jnp.float32), x / w, y / h, state.z / Z_MAX, state.heading, state.v / diag,
+         state.health, sprite],
+        axis=1,
+    )  # [N, 9]
+    rows = table[idx]  # [N, K, 9]
+    ego = table[:, None, :]  # [N, 1, 9]
+    col = jnp.arange(VEC_FEATURES)
+    relative = (col >= 2) & (col <= 6)  # x, y, z, heading, speed are relative to the ego
+    feats = rows - jnp.where(relative & ~is_ego[..., None], ego, 0.0)
+    feats = jnp.where(col == 5, wrap_angle(feats), feats)
+    feats = jnp.where(col == 1, (rows[..., 1:2] == ego[..., 1:2]).astype(jnp.float32), feats)
+    feats = feats * rows_seen[..., None]
     parts = [feats.reshape(n, -1)]
     if scenario.waypoints:
         offset = jnp.stack([x, y, x, y], axis=-1)
