@@ -82,7 +82,7 @@ def in_boxes(x, y, boxes):
 
 
 def materialize(*arrays: jax.Array) -> tuple[jax.Array, ...]:
-    """Return float32[N] arrays unchanged, but computed once.
+    """Return float32[N] arrays unchanged, but computed once (call before the N x N loops).
 
     XLA's CPU fusion copies cheap-looking producers into every consumer: without this, the whole
     flight step (throttle, cos, sin, position update) is recomputed for each of the N^2 elements
@@ -95,11 +95,10 @@ def materialize(*arrays: jax.Array) -> tuple[jax.Array, ...]:
     return tuple(stacked[:, i] for i in range(len(arrays)))
 
 
-def pair_geometry(x, y, z, heading):
+def pair_geometry(x, y, z, cos_h, sin_h):
     """Relative positions [observer, target]: dx, dy, dz, squared horizontal distance d2, and the
     cosine of the bearing of each target off its observer's heading (1 ahead, -1 behind; 0 at d = 0).
-    All float32[N, N]."""
-    x, y, z, cos_h, sin_h = materialize(x, y, z, jnp.cos(heading), jnp.sin(heading))
+    Inputs float32[N] (cos_h, sin_h of the heading); outputs float32[N, N]."""
     dx = x[None, :] - x[:, None]
     dy = y[None, :] - y[:, None]
     dz = z[None, :] - z[:, None]

@@ -20,6 +20,7 @@ from gigastep_jax.maps import map_table
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
 N_DISCRETE_ACTIONS = 27
+SPAWN_REDRAWS = 3  # Gigastep re-draws clashing spawns this many times
 DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE = 1, 2, 3, 4  # info["death_cause"] codes
 
 
@@ -107,26 +108,24 @@ class Env:
         params = self.params if params is None else params
         n = self.n_agents
         team = self.teams
-        k_map, k_pos, k_det, *k_resample = jax.random.split(key, 6)
+        k_map, k_pos, k_det = jax.random.split(key, 3)
         map_idx = jax.random.randint(k_map, (), 0, self.maps.n_maps, dtype=jnp.int32)
         spawn = jnp.asarray(self.maps.spawn)[map_idx][team]  # [N, 4]
         boxes = jnp.asarray(self.maps.boxes)[map_idx]
-
-        def sample(k):
-            u = jax.random.uniform(k, (n, 2))
-            return spawn[:, 0] + u[:, 0] * (spawn[:, 2] - spawn[:, 0]), spawn[:, 1] + u[:, 1] * (spawn[:, 3] - spawn[:, 1])
-
-        x, y = sample(k_pos)
-        z = jnp.zeros(n, jnp.float32)
-        # Re-draw agents spawned too close to another or to a box (3 times, with Gigastep's margin).
+        # One draw for the first placement and the re-draws (fewer PRNG calls: they dominate resets).
+        u = jax.random.uniform(k_pos, (1 + SPAWN_REDRAWS, n, 2))
+        xs = spawn[:, 0] + u[..., 0] * (spawn[:, 2] - spawn[:, 0])  # [1 + redraws, N]
+        ys = spawn[:, 1] + u[..., 1] * (spawn[:, 3] - spawn[:, 1])
+        x, y = xs[0], ys[0]
+        z = jnp.zeros(n, jnp.float32)  # Gigastep spawns every agent at altitude 0
+        # Re-draw agents spawned too close to another or to a box (Gigastep's 3 times and margin).
         margin = 0.1
-        for k in k_resample:
+        grown = boxes + jnp.asarray([-margin, -margin, margin, margin])
+        for i in range(1, 1 + SPAWN_REDRAWS):
             d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
             clash = (d2 < jnp.square(params.collision_range) + margin) & ~jnp.eye(n, dtype=bool)
-            grown = boxes + jnp.asarray([-margin, -margin, margin, margin])
             bad = clash.any(axis=1) | dyn.in_boxes(x, y, grown)
-            nx, ny = sample(k)
-            x, y = jnp.where(bad, nx, x), jnp.where(bad, ny, y)
+            x, y = jnp.where(bad, xs[i], x), jnp.where(bad, ys[i], y)
         heading = jnp.asarray(self.maps.heading)[map_idx][team]
         alive = jnp.ones(n, bool)
         state = EnvState(
@@ -148,7 +147,7 @@ class Env:
             t=jnp.int32(0),
         )
         # The first observation shows what is detected at spawn (Gigastep showed no enemy at t=0).
-        _, _, _, d2, cos_b = dyn.pair_geometry(x, y, z, heading)
+        _, _, _, d2, cos_b = dyn.pair_geometry(x, y, z, jnp.cos(heading), jnp.sin(heading))
         detected = dyn.detection(k_det, d2, cos_b, alive, team, params, self.scenario.observability == "pobs")
         return state.replace(detected=detected)
 
@@ -199,8 +198,12 @@ class Env:
             state.x, state.y, state.z, state.v, state.heading, alive_pre, controls, params.thrust
         )
         out = dyn.out_of_arena(x, y, s.arena) & alive_pre
-        alive = alive_pre & ~out
-        dx, dy, dz, d2, cos_b = dyn.pair_geometry(x, y, z, heading)
+        # Computed once here, read by every N x N loop below (see `materialize`).
+        x, y, z, cos_h, sin_h, alive_f = dyn.materialize(
+            x, y, z, jnp.cos(heading), jnp.sin(heading), (alive_pre & ~out).astype(jnp.float32)
+        )
+        alive = alive_f > 0
+        dx, dy, dz, d2, cos_b = dyn.pair_geometry(x, y, z, cos_h, sin_h)
         collided = dyn.collisions(d2, dz, alive, params)
         alive = alive & ~collided
         crashed = dyn.in_boxes(x, y, state.boxes) & alive
