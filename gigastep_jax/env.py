@@ -126,7 +126,7 @@ class Env:
             clash = (d2 < jnp.square(params.collision_range) + margin) & ~jnp.eye(n, dtype=bool)
             bad = clash.any(axis=1) | dyn.in_boxes(x, y, grown)
             x, y = jnp.where(bad, xs[i], x), jnp.where(bad, ys[i], y)
-        heading = jnp.asarray(self.maps.heading)[map_idx][team]
+        heading = dyn.wrap_angle(jnp.asarray(self.maps.heading)[map_idx][team])  # pi -> -pi
         alive = jnp.ones(n, bool)
         state = EnvState(
             x=x,
@@ -239,6 +239,7 @@ class Env:
         cause = jnp.select(
             [out, collided, crashed, alive_pre & ~new.alive], [DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE], 0
         ).astype(jnp.int32)
+        cause = jnp.where(over_before, 0, cause)  # nobody dies in an absorbing state
         info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause)
         return new, reward, done, info
 

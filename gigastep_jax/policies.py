@@ -19,6 +19,14 @@ from gigastep_jax.state import EnvState
 Policy = Callable[[jax.Array, Env, EnvState], jax.Array]
 
 
+def _check_single(env: Env, state: EnvState) -> None:
+    if state.x.shape != (env.n_agents,):
+        raise ValueError(
+            f"scripted policies act on one environment's state (x of shape ({env.n_agents},)), got x of shape "
+            f"{tuple(state.x.shape)}; for a batch use jax.vmap(policy, in_axes=(0, None, 0))(keys, env, states)"
+        )
+
+
 def controls_to_action(env: Env, controls: jax.Array) -> jax.Array:
     """float32[N, 3] controls in [-1, 1] -> the env's action (discrete: rounded to {-1, 0, 1}^3)."""
     if not env.discrete:
@@ -29,6 +37,7 @@ def controls_to_action(env: Env, controls: jax.Array) -> jax.Array:
 
 def random(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
     """Uniformly random actions (discrete: one of 27; continuous: uniform in [-1, 1]^3)."""
+    _check_single(env, state)
     if env.discrete:
         return jax.random.randint(key, (env.n_agents,), 0, env.n_actions, dtype=jnp.int32)
     return jax.random.uniform(key, (env.n_agents, 3), minval=-1.0, maxval=1.0)
@@ -36,6 +45,7 @@ def random(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
 
 def circler(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
     """Constant (1, 0, 0): turn at full rate, no dive, no throttle."""
+    _check_single(env, state)
     controls = jnp.broadcast_to(jnp.asarray([1.0, 0.0, 0.0]), (env.n_agents, 3))
     return controls_to_action(env, controls)
 
@@ -43,6 +53,7 @@ def circler(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
 def chaser(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
     """Turn toward the nearest enemy the team has detected, full throttle, match its altitude
     loosely; with no enemy in sight, head for the arena's centre (so as not to fly out)."""
+    _check_single(env, state)
     team = env.teams
     n = env.n_agents
     dx = state.x[None, :] - state.x[:, None]

@@ -66,6 +66,7 @@ def save_gif(frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike,
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".gif", dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a GIF is meant to be shared
     try:
         imageio.mimsave(tmp, list(frames), duration=1.0 / fps, loop=0)
         os.replace(tmp, path)
@@ -99,7 +100,7 @@ def play(env: Env, key: jax.Array, policy: Policy, max_steps: int | None = None)
     over = np.asarray(infos["terminated"] | infos["truncated"])
     length = int(np.argmax(over)) + 1 if over.any() else steps
     states = jax.tree_util.tree_map(lambda a: a[: length + 1], states)
-    final = {k: np.asarray(v[length - 1]) for k, v in infos.items()}
+    final = {k: np.asarray(v[length - 1]).tolist() for k, v in infos.items()}  # plain Python values
     final["length"] = length
     return states, final
 

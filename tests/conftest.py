@@ -1,0 +1,69 @@
+"""Shared helpers for the environment-core tests.
+
+Compilation dominates the cost of these tests on a small CPU machine, so helpers here build one
+jitted function per environment and the test modules keep them in module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gigastep_jax as gj
+
+
+def f32(*values) -> jax.Array:
+    """float32[len(values)] (never weakly typed, so hand-made states trace like real ones)."""
+    return jnp.asarray(np.asarray(values, np.float32))
+
+
+def place(state: gj.EnvState, **fields) -> gj.EnvState:
+    """`state.replace` with per-agent float fields given as lists (x=[...], heading=[...], ...)."""
+    converted = {}
+    for key, value in fields.items():
+        if key == "alive":
+            converted[key] = jnp.asarray(np.asarray(value, bool))
+        elif key in ("x", "y", "z", "v", "heading", "health"):
+            converted[key] = f32(*value)
+        else:
+            converted[key] = value
+    return state.replace(**converted)
+
+
+def builder_env(n_a: int = 1, n_b: int = 1, unit_a: str = "default", unit_b: str = "default", **options):
+    """A custom battle `n_a` x `unit_a` against `n_b` x `unit_b` in a big arena (nobody leaves)."""
+    options.setdefault("arena", (100.0, 100.0))
+    return gj.ScenarioBuilder("t").add(0, unit_a, n_a).add(1, unit_b, n_b).make(**options)
+
+
+def random_rollout(env, steps: int, policy=None):
+    """jitted key[B] -> (first state, per-step (state, reward, done, info) stacked [B, T, ...]).
+
+    Plays `policy` (default uniformly random) with `env.transition`, no auto-reset, so states after
+    the end of an episode show the absorbing behaviour.
+    """
+    policy = gj.policies.random if policy is None else policy
+
+    def one(key):
+        k_reset, k_run = jax.random.split(key)
+        state = env.reset_state(k_reset)
+
+        def body(state, k):
+            k_act, k_step = jax.random.split(k)
+            new, reward, done, info = env.transition(k_step, state, policy(k_act, env, state))
+            return new, (new, reward, done, info)
+
+        _, out = jax.lax.scan(body, state, jax.random.split(k_run, steps))
+        return state, out
+
+    return jax.jit(jax.vmap(one))
+
+
+def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
+    """Lower end of the Wilson score interval of a binomial proportion."""
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - spread) / denom)
