@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gigastep_jax import rng
 from gigastep_jax.state import EnvParams
 
 DT = 0.1  # seconds per step
@@ -134,7 +135,7 @@ def detection(key, d2, cos_bearing, alive, team, params: EnvParams, stochastic: 
         return enemies
     closeness = d2 / (jnp.square(params.cone_depth) * params.detection_range[:, None])
     p_detect = jnp.where(in_cone(cos_bearing, params.cone_angle), 1.0 - jnp.clip(closeness, 0.0, 1.0), 0.0)
-    sampled = jax.random.uniform(key, d2.shape) < p_detect
+    sampled = rng.uniform(key, d2.shape, rng.STREAM_DETECT) < p_detect
     sure = (d2 < jnp.square(params.very_close)) | (
         (closeness <= 1.0) & in_cone(cos_bearing, params.damage_cone_angle)
     )
@@ -163,13 +164,12 @@ def damage(detected, tracked, d2, cos_bearing, params: EnvParams):
 def waypoint_update(key, waypoint, timer, x, y, alive, arena, size: float = 0.6):
     """Gigastep's waypoint: collected by entering it; expires after 5-10 s; when none is active a
     new one appears with probability 5 % per step. Returns (hit bool[N], waypoint, timer)."""
-    k_appear, k_where, k_time = jax.random.split(key, 3)
     active = timer > 0
     hit = active & alive & (x >= waypoint[0]) & (x <= waypoint[2]) & (y >= waypoint[1]) & (y <= waypoint[3])
     timer = jnp.where(hit.any(), 0.0, jnp.maximum(timer - DT, 0.0))
-    appear = (timer <= 0) & (jax.random.uniform(k_appear) < 0.05)
-    corner = jax.random.uniform(k_where, (2,), minval=0.0, maxval=jnp.asarray(arena, jnp.float32) - size)
+    appear = (timer <= 0) & (rng.uniform(key, (), rng.STREAM_WAYPOINT_APPEAR) < 0.05)
+    corner = rng.uniform(key, (2,), rng.STREAM_WAYPOINT_WHERE) * (jnp.asarray(arena, jnp.float32) - size)
     new_waypoint = jnp.concatenate([corner, corner + size])
     waypoint = jnp.where(appear, new_waypoint, waypoint)
-    timer = jnp.where(appear, jax.random.uniform(k_time, minval=5.0, maxval=10.0), timer)
+    timer = jnp.where(appear, rng.uniform(key, (), rng.STREAM_WAYPOINT_TIME, 5.0, 10.0), timer)
     return hit, waypoint, timer

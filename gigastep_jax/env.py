@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gigastep_jax import dynamics as dyn
-from gigastep_jax import observe
+from gigastep_jax import observe, rng
 from gigastep_jax.maps import map_table
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
@@ -108,12 +108,10 @@ class Env:
         params = self.params if params is None else params
         n = self.n_agents
         team = self.teams
-        k_map, k_pos, k_det = jax.random.split(key, 3)
-        map_idx = jax.random.randint(k_map, (), 0, self.maps.n_maps, dtype=jnp.int32)
+        map_idx = rng.randint(key, (), self.maps.n_maps, rng.STREAM_MAP)
         spawn = jnp.asarray(self.maps.spawn)[map_idx][team]  # [N, 4]
         boxes = jnp.asarray(self.maps.boxes)[map_idx]
-        # One draw for the first placement and the re-draws (fewer PRNG calls: they dominate resets).
-        u = jax.random.uniform(k_pos, (1 + SPAWN_REDRAWS, n, 2))
+        u = rng.uniform(key, (1 + SPAWN_REDRAWS, n, 2), rng.STREAM_SPAWN)  # placement and re-draws
         xs = spawn[:, 0] + u[..., 0] * (spawn[:, 2] - spawn[:, 0])  # [1 + redraws, N]
         ys = spawn[:, 1] + u[..., 1] * (spawn[:, 3] - spawn[:, 1])
         x, y = xs[0], ys[0]
@@ -148,7 +146,7 @@ class Env:
         )
         # The first observation shows what is detected at spawn (Gigastep showed no enemy at t=0).
         _, _, _, d2, cos_b = dyn.pair_geometry(x, y, z, jnp.cos(heading), jnp.sin(heading))
-        detected = dyn.detection(k_det, d2, cos_b, alive, team, params, self.scenario.observability == "pobs")
+        detected = dyn.detection(key, d2, cos_b, alive, team, params, self.scenario.observability == "pobs")
         return state.replace(detected=detected)
 
     # ----------------------------------------------------------------------------- step
@@ -189,7 +187,6 @@ class Env:
         action = self.check_action(action)
         s = self.scenario
         team = self.teams
-        k_det, k_wp = jax.random.split(key)
         over_before = self.episode_over(state)
 
         controls = dyn.action_to_controls(action, s.discrete)
@@ -210,11 +207,11 @@ class Env:
         alive = alive & ~crashed
 
         if s.waypoints:
-            hit, waypoint, timer = dyn.waypoint_update(k_wp, state.waypoint, state.waypoint_timer, x, y, alive, s.arena)
+            hit, waypoint, timer = dyn.waypoint_update(key, state.waypoint, state.waypoint_timer, x, y, alive, s.arena)
         else:
             hit, waypoint, timer = jnp.zeros_like(alive), state.waypoint, state.waypoint_timer
 
-        detected = dyn.detection(k_det, d2, cos_b, alive, team, params, s.observability == "pobs")
+        detected = dyn.detection(key, d2, cos_b, alive, team, params, s.observability == "pobs")
         tracked, strength = dyn.damage(detected, state.tracked, d2, cos_b, params)
         damage_taken = strength.sum(axis=0) * params.damage_per_second * dyn.DT
         health = state.health - damage_taken + params.healing_per_second * dyn.DT + params.max_health * hit

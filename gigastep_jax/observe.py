@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gigastep_jax import rng
 from gigastep_jax.dynamics import Z_MAX, wrap_angle
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
@@ -29,7 +30,7 @@ def visibility(key, state: EnvState, team, params: EnvParams, stochastic: bool) 
         return jnp.broadcast_to(state.alive[None, :], (n, n))
     d = jnp.sqrt(jnp.square(state.x[None, :] - state.x[:, None]) + jnp.square(state.y[None, :] - state.y[:, None]))
     p_share = 1.0 - jnp.clip(d / params.communication_range, 0.0, 1.0)
-    shares = (team[:, None] == team[None, :]) & state.alive[None, :] & (jax.random.uniform(key, (n, n)) < p_share)
+    shares = (team[:, None] == team[None, :]) & state.alive[None, :] & (rng.uniform(key, (n, n), rng.STREAM_SHARE) < p_share)
     shares = shares | (jnp.eye(n, dtype=bool) & state.alive[:, None])
     known = state.detected | jnp.eye(n, dtype=bool)
     # any_j shares[e, j] & known[j, t], as one small matmul
