@@ -31,8 +31,13 @@ ACTION_TABLE = np.array([(h, d, t) for t in _GRID for h in _GRID for d in _GRID]
 
 
 def wrap_angle(a: jax.Array) -> jax.Array:
-    """Map angles to [-pi, pi)."""
-    return jnp.mod(a + jnp.pi, 2 * jnp.pi) - jnp.pi
+    """Map angles to [-pi, pi).
+
+    With floor rather than `jnp.mod`: XLA's CPU float remainder is a scalar libm call per element
+    (it was most of the cost of the vector observation).
+    """
+    two_pi = 2 * np.pi
+    return a - two_pi * jnp.floor((a + np.pi) / two_pi)
 
 
 def action_to_controls(action: jax.Array, discrete: bool) -> jax.Array:
