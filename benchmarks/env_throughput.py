@@ -5,8 +5,9 @@ seconds (apart from run time), device, JAX version, best of 3 runs, and the frac
 steps that fell on already finished episodes (without auto-reset those episodes are absorbing:
 they are still computed, never skipped, so the figure takes no speed from finished work).
 
-Every output we claim to compute is kept alive: observations, rewards and (with auto-reset) the
-final observations are reduced into the scan's result, so XLA cannot drop them as dead code.
+Every output we claim to compute is kept alive: the observations (and, with auto-reset, the final
+observations) are carried in the scan, so every step writes its full observation buffer, and the
+rewards are summed into the result; XLA cannot drop any of them as dead code.
 
     python benchmarks/env_throughput.py                 # the full sweep (a few minutes)
     python benchmarks/env_throughput.py --quick         # one configuration per group
@@ -54,24 +55,23 @@ def build(env, batch: int, mode: str):
         obs, state = batched.reset(key)
 
         def body(carry, k):
-            state, acc, finished = carry
+            state, acc, finished, _, _ = carry
             k_act, k_step = jax.random.split(k)
             if mode == "plain":
                 finished = finished + jax.vmap(env.episode_over)(state).sum()
                 obs, state, reward, _, info = jax.vmap(env.step)(jax.random.split(k_step, batch), state, actions(k_act))
-                extra = 0.0
+                final = obs
             elif mode == "autoreset":
                 obs, state, reward, _, info = batched.step(k_step, state, actions(k_act))
-                extra = info["final_obs"].astype(jnp.float32).sum()
+                final = info["final_obs"]
             else:
                 obs, state, reward, _, info = jax.vmap(auto.step)(jax.random.split(k_step, batch), state, actions(k_act))
-                extra = info["final_obs"].astype(jnp.float32).sum()
-            acc = acc + obs.astype(jnp.float32).sum() + reward.sum() + extra
-            return (state, acc, finished), None
+                final = info["final_obs"]
+            return (state, acc + reward.sum(), finished, obs, final), None
 
-        init = (state, jnp.float32(0.0), jnp.int32(0))
-        (_, acc, finished), _ = jax.lax.scan(body, init, jax.random.split(key, STEPS))
-        return acc, finished
+        init = (state, jnp.float32(0.0), jnp.int32(0), obs, obs)
+        (_, acc, finished, obs, final), _ = jax.lax.scan(body, init, jax.random.split(key, STEPS))
+        return acc, finished, obs, final
 
     return jax.jit(run)
 
@@ -86,7 +86,7 @@ def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3) -> dic
     best, finished = float("inf"), 0
     for r in range(repeats):
         t0 = time.perf_counter()
-        _, fin = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
+        _, fin, _, _ = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
         best = min(best, time.perf_counter() - t0)
         finished = int(fin)
     env_steps = batch * STEPS / best

@@ -98,9 +98,8 @@ class Env:
     def reset(self, key: chex.PRNGKey, params: EnvParams | None = None) -> tuple[jax.Array, EnvState]:
         """A fresh episode: map drawn uniformly, agents spawned in their team's box."""
         params = self.params if params is None else params
-        k_state, k_obs = jax.random.split(key)
-        state = self.reset_state(k_state, params)
-        return self.observe(k_obs, state, params), state
+        state = self.reset_state(key, params)
+        return self.observe(key, state, params), state  # distinct `rng` streams: no split needed
 
     def reset_state(self, key: chex.PRNGKey, params: EnvParams | None = None) -> EnvState:
         """The state of a fresh episode without its observation (cheap: no pairwise work but a
@@ -154,9 +153,9 @@ class Env:
         self, key: chex.PRNGKey, state: EnvState, action: jax.Array, params: EnvParams | None = None
     ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
         params = self.params if params is None else params
-        k_trans, k_obs = jax.random.split(key)
-        state, reward, done, info = self.transition(k_trans, state, action, params)
-        return self.observe(k_obs, state, params), state, reward, done, info
+        state, reward, done, info = self.transition(key, state, action, params)
+        # transition and observe draw from distinct `rng` streams of one key: no split needed.
+        return self.observe(key, state, params), state, reward, done, info
 
     def check_action(self, action: Any) -> jax.Array:
         """Validate an action's shape and dtype (static facts, checked before tracing)."""

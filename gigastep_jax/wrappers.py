@@ -50,13 +50,14 @@ class AutoReset(_Wrapper):
         return self.env.reset(key, params)
 
     def step(self, key: chex.PRNGKey, state: EnvState, action: jax.Array, params: EnvParams | None = None):
-        k_step, k_reset, k_obs, k_final = jax.random.split(key, 4)
+        # Each key feeds draws of distinct `rng` streams (transition / observe, reset / observe).
+        k_step, k_reset = jax.random.split(key)
         end_state, reward, done, info = self.env.transition(k_step, state, action, params)
         episode_done = info["terminated"] | info["truncated"]
         state = select_tree(episode_done, self.env.reset_state(k_reset, params), end_state)
-        obs = self.env.observe(k_obs, state, params)
+        obs = self.env.observe(k_reset, state, params)
         if self.final_obs:
-            final = self.env.observe(k_final, end_state, params)
+            final = self.env.observe(k_step, end_state, params)
             info = dict(info, final_obs=jnp.where(episode_done, final, obs))
         return obs, state, reward, done, info
 
@@ -143,7 +144,8 @@ class BatchedEnv(_Wrapper):
     def step(self, key: chex.PRNGKey, state: EnvState, action: jax.Array, params: EnvParams | None = None):
         b = self.batch_size
         chex.assert_shape(action, (b,) + tuple(self.env.action_shape))
-        keys = jax.random.split(key, 4 * b).reshape(4, b, -1)
+        # As in AutoReset: each key feeds distinct `rng` streams, so two keys per env suffice.
+        keys = jax.random.split(key, 2 * b).reshape(2, b, -1)
         end_state, reward, done, info = jax.vmap(self.env.transition, in_axes=(0, 0, 0, None))(
             keys[0], state, action, params
         )
@@ -151,9 +153,9 @@ class BatchedEnv(_Wrapper):
         fresh = jax.vmap(self.env.reset_state, in_axes=(0, None))(keys[1], params)
         state = jax.tree_util.tree_map(lambda a, c: _where_batch(episode_done, a, c), fresh, end_state)
         observe = jax.vmap(self.env.observe, in_axes=(0, 0, None))
-        obs = observe(keys[2], state, params)
+        obs = observe(keys[1], state, params)
         if self.final_obs:
-            info = dict(info, final_obs=self._final_obs(keys[3], end_state, episode_done, obs, params))
+            info = dict(info, final_obs=self._final_obs(keys[0], end_state, episode_done, obs, params))
         return obs, state, reward, done, info
 
     def _final_obs(self, keys, end_state, episode_done, obs, params):
