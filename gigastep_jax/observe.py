@@ -188,7 +188,7 @@ def rgb_obs(state: EnvState, seen, scenario: Scenario, sprite, team, max_health,
     """
     r = scenario.resolution
     n = team.shape[0]
-    px, py, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
+    px_agents, py_agents, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
     z255 = jnp.round(state.z * 255.0 / Z_MAX)
     same = team[None, :] == team[:, None]  # [ego, target]
     ego = jnp.eye(n, dtype=bool)
@@ -199,24 +199,24 @@ def rgb_obs(state: EnvState, seen, scenario: Scenario, sprite, team, max_health,
     colour = colour[:, :, None, :] * (on[None, :, :, None] * intensity[None, None, :, None])
     colour = colour.astype(jnp.uint8)  # [ego, target, P, 3]
 
-    def one(bg_colour):
-        img = background[state.map_idx]
-        return draw(img, px, py, bg_colour)
-
-    images = jax.vmap(one)(colour)
-    # Border and health bar: whole rows/columns, written once for all egos.
-    hurt = (state.damage_taken > 0)[:, None, None]
-    border = jnp.where(hurt, jnp.asarray([255, 0, 0], jnp.uint8), jnp.asarray([255, 255, 255], jnp.uint8))
-    images = images.at[:, 0, :, :].set(jnp.broadcast_to(border, (n, r, 3)))
-    images = images.at[:, r - 1, :, :].set(jnp.broadcast_to(border, (n, r, 3)))
-    images = images.at[:, :, 0, :].set(jnp.broadcast_to(border, (n, r, 3)))
-    cutoff = jnp.floor(r * state.health / max_health).astype(jnp.int32)
-    filled = jnp.arange(r)[None, :] < cutoff[:, None]  # [N, R]
-    bar = jnp.stack([jnp.where(filled, 0, 255), jnp.full((n, r), 255), jnp.where(filled, 0, 255)], axis=-1)
-    images = images.at[:, :, r - 1, :].set(bar.astype(jnp.uint8))
+    # One elementwise pass writes each ego's frame (map, border, health bar, waypoint), then one
+    # in-place scatter draws the agents. The pass works on rows of R * 3 bytes: with the channel
+    # as its own minor axis of size 3, XLA's CPU loops would not vectorise (4x slower).
+    flat = jnp.arange(r * 3)
+    channel, column = flat % 3, flat // 3  # [R * 3]
+    row = jnp.arange(r)[:, None]  # [R, 1]
+    hurt = (state.damage_taken > 0)[:, None, None]  # [N, 1, 1]
+    border_value = jnp.where((channel == 0) | ~hurt, 255, 0)  # white, or red after damage
+    filled = row[None] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None, None]
+    bar_value = jnp.where((channel == 1) | ~filled, 255, 0)  # green up to the health fraction
+    on_border = (row == 0) | (row == r - 1) | (column == 0)  # [R, R * 3]
+    on_bar = column == r - 1
+    base = background[state.map_idx]
     if scenario.waypoints:
-        images = draw_waypoint(images, state, scenario.arena, r)
-    return images
+        base = draw_waypoint(base[None], state, scenario.arena, r)[0]
+    base = base.reshape(r, r * 3)
+    frames = jnp.where(on_bar, bar_value, jnp.where(on_border, border_value, base)).astype(jnp.uint8)
+    return jax.vmap(draw, in_axes=(0, None, None, 0))(frames.reshape(n, r, r, 3), px_agents, py_agents, colour)
 
 
 def draw_waypoint(images, state: EnvState, arena, r: int):
