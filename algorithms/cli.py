@@ -1,4 +1,4 @@
-"""`gigastep-jax` command line: render (train, eval, bench and prefgame join as they land)."""
+"""`gigastep-jax` command line: render and eval (train, bench and prefgame join as they land)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,78 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_SPEC_HELP = (
+    "a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of random, chaser, circler "
+    "(e.g. random,circler,chaser,chaser:eps=0.5)"
+)
+
+
+def _eval_population(policies: str):
+    """POLICIES argument -> (stacked params, names); run directories wait for the learner."""
+    from algorithms import game
+
+    if Path(policies).is_dir():
+        raise ValueError(
+            f"{policies!r} is a directory: evaluating a run directory needs the learner (gigastep-jax train), "
+            f"which has not landed yet; accepted now: {EVAL_SPEC_HELP}"
+        )
+    return game.scripted_population([s for s in policies.split(",")])
+
+
+def _eval(args: argparse.Namespace) -> int:
+    if args.games < 1:
+        raise ValueError(f"--games must be >= 1, got {args.games}")
+    population, names = _eval_population(args.policies)
+
+    import jax
+    from rich.console import Console
+    from rich.table import Table
+
+    import gigastep_jax as gj
+    from algorithms import evaluation, plots
+    from algorithms.game import BattleGame, scripted_apply
+
+    env = gj.make(args.scenario)  # unknown names raise ValueError with close matches
+    out = Path(args.out)
+    console = Console(stderr=True)
+    game = BattleGame(env, scripted_apply, max_steps=args.max_steps)
+    p = len(names)
+    with console.status(f"compiling and playing {p}x{p} pairs x {args.games} battles of {args.scenario} ..."):
+        matrix = evaluation.payoff_matrix(game, population, args.games, jax.random.PRNGKey(args.seed), names=names)
+    with console.status("ratings, Nash equilibrium and figures ..."):
+        report = evaluation.evaluation_report(matrix)
+        report.update(scenario=args.scenario, games_per_pair=args.games, seed=args.seed)
+        paths = evaluation.save_report(matrix, report, out)
+        figures = dict(
+            heatmap=plots.plot_payoff_heatmap(matrix, out / "payoff_heatmap.png"),
+            winrate_vs_earlier=plots.plot_winrate_vs_earlier(matrix, out / "winrate_vs_earlier.png"),
+            ratings=plots.plot_ratings(names, report["bradley_terry"], report["bradley_terry_interval"],
+                                       out / "ratings.png", label=f"Bradley-Terry score (anchor {names[0]})"),
+            nash=plots.plot_nash_mixture(names, report["nash_strategy"], out / "nash_mixture.png"),
+        )
+
+    table = Table(title=f"{args.scenario}: {p} policies, {args.games} battles per ordered pair (seed {args.seed})")
+    for column in ("policy", "Elo", "Bradley-Terry [95 %]", "Nash weight", "exploitability", "mean win rate"):
+        table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
+    for i, name in enumerate(names):
+        lo, hi = report["bradley_terry_interval"][i]
+        table.add_row(
+            name,
+            f"{report['elo'][i]:.0f}",
+            f"{report['bradley_terry'][i]:.0f} [{lo:.0f}, {hi:.0f}]",
+            f"{report['nash_strategy'][i]:.3f}",
+            f"{report['exploitability'][i]:.3f}",
+            f"{report['mean_win_rate'][i]:.3f}",
+        )
+    stdout = Console()
+    if not stdout.is_terminal:  # piped or captured: no 80-column wrapping of the table
+        stdout = Console(width=160)
+    stdout.print(table)
+    files = [str(v) for v in paths.values()] + list(figures.values())
+    console.print(f"Nash value {report['nash_value']:.3f}; wrote {', '.join(files)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gigastep-jax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--scale", type=int, default=3, help="pixels per observation pixel")
     render.add_argument("--fps", type=int, default=20)
     render.set_defaults(func=_render)
+
+    ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")
+    ev.add_argument("policies", metavar="POLICIES", help=EVAL_SPEC_HELP + "; or a RUN_DIR (needs the learner)")
+    ev.add_argument("--scenario", default="identical_5_vs_5_fobs_vec_void_disc", help="a name from gigastep_jax.list_scenarios()")
+    ev.add_argument("--games", type=int, default=64, help="battles per ordered pair (half with each policy as team A)")
+    ev.add_argument("--out", default="out/eval", help="folder for matrix.json/.csv, report.json and the figures")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
+    ev.set_defaults(func=_eval)
     return parser
 
 

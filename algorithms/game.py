@@ -1,0 +1,376 @@
+"""The shared game: a symmetric two-player constant-sum game between policies.
+
+Two policies play; a judge says who won. An outcome is the first policy's score: 1 win, ½ draw or
+time-out, 0 loss, so `E[outcome(a, b)] + E[outcome(b, a)] = 1` and `E[outcome(a, a)] = ½`.
+
+A *policy* is a pytree of parameters used with an apply function. A *population* is the same pytree
+with every leaf stacked along a leading axis [P, ...] (`stack`), so a row of a payoff matrix is one
+`vmap` over the population, never a Python loop over policies.
+
+Games (`MatrixGame`, `BattleGame`) share one interface, used by `algorithms.evaluation`:
+
+    game.play(key, a, b, n)                          -> float32[n]      (n static)
+    game.play_matrix(key, population_a, population_b, n) -> float32[Pa, Pb, n]   one compiled call
+    game.play_pairs(key, population, rows, cols, n)  -> float32[K, n]   pairs (rows[k], cols[k])
+
+The games of cell (i, j) of `play_matrix` and of pair (i, j) of `play_pairs` are those of
+`play(pair_key(key, i, j), population[i], population[j], n)`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gigastep_jax as gj
+from gigastep_jax.dynamics import action_to_controls
+
+Params = Any
+RESET_FOLD = 2**31 - 1  # reset key = fold_in(game_key, RESET_FOLD); step t uses fold_in(game_key, t)
+ApplyFn = Callable[[Params, jax.Array, gj.Env, gj.EnvState], jax.Array]
+
+
+# ----------------------------------------------------------------------------- populations
+def population_size(population: Params) -> int:
+    """P, the common leading size of every leaf; ValueError for an empty or mismatched population."""
+    if not jax.tree_util.tree_leaves(population):
+        raise ValueError("empty population: a population is a pytree of arrays stacked along a leading axis [P, ...]")
+    sizes = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(population)[0]:
+        shape = np.shape(leaf)
+        where = jax.tree_util.keystr(path) or "<root>"
+        if len(shape) == 0:
+            raise ValueError(f"population leaf {where} is a scalar: every leaf needs a leading population axis [P, ...]")
+        sizes[where] = shape[0]
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise ValueError(f"mismatched population: leaves have different leading sizes ({listed}); "
+                         f"stack policies with equal trees")
+    size = next(iter(sizes.values()))
+    if size == 0:
+        raise ValueError("empty population: leaves have leading size 0 (at least one policy is needed)")
+    return int(size)
+
+
+def stack(policies: Sequence[Params]) -> Params:
+    """A population from a list of policies with the same tree structure and leaf shapes."""
+    if len(policies) == 0:
+        raise ValueError("empty population: stack() needs at least one policy")
+    structures = {jax.tree_util.tree_structure(p) for p in policies}
+    if len(structures) > 1:
+        raise ValueError(f"mismatched parameter trees: policies have {len(structures)} different tree structures")
+    try:
+        return jax.tree_util.tree_map(lambda *leaves: jnp.stack([jnp.asarray(x) for x in leaves]), *policies)
+    except (ValueError, TypeError) as e:  # leaves of different shapes
+        raise ValueError(f"mismatched parameter trees: leaves differ in shape ({e})") from None
+
+
+def member(population: Params, i) -> Params:
+    """Policy i of a population (i may be traced)."""
+    return jax.tree_util.tree_map(lambda a: a[i], population)
+
+
+def pair_key(key: jax.Array, i, j) -> jax.Array:
+    """The key of the games between policies i and j (row i, column j) of a matrix."""
+    return jax.random.fold_in(jax.random.fold_in(key, i), j)
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"the number of games n must be an int >= 1, got {n!r}")
+    return int(n)
+
+
+def _matrix_of(play_one: Callable, key, population_a, population_b) -> jax.Array:
+    """float32[Pa, Pb, n]: nested vmap of `play_one(key, a, b)` over both populations."""
+    pa, pb = population_size(population_a), population_size(population_b)
+
+    def row(i, a):
+        return jax.vmap(lambda j, b: play_one(pair_key(key, i, j), a, b))(jnp.arange(pb), population_b)
+
+    return jax.vmap(row)(jnp.arange(pa), population_a)
+
+
+def _pairs_of(play_one: Callable, key, population, rows, cols) -> jax.Array:
+    """float32[K, n]: vmap of `play_one` over the pairs (rows[k], cols[k]) of one population."""
+
+    def one(i, j):
+        return play_one(pair_key(key, i, j), member(population, i), member(population, j))
+
+    return jax.vmap(one)(rows, cols)
+
+
+def _check_pairs(population, rows, cols) -> tuple[jax.Array, jax.Array]:
+    size = population_size(population)
+    rows, cols = np.asarray(rows, np.int64).reshape(-1), np.asarray(cols, np.int64).reshape(-1)
+    if rows.shape != cols.shape:
+        raise ValueError(f"rows and cols must have the same length, got {rows.size} and {cols.size}")
+    for name, idx in (("rows", rows), ("cols", cols)):
+        if idx.size and (idx.min() < 0 or idx.max() >= size):
+            raise ValueError(f"{name} index out of range for a population of {size}: {idx.min()}..{idx.max()}")
+    return jnp.asarray(rows, jnp.int32), jnp.asarray(cols, jnp.int32)
+
+
+# ----------------------------------------------------------------------------- matrix game
+class MatrixGame:
+    """A symmetric game given by its payoff matrix: policy i beats j with probability payoff[i, j].
+
+    payoff: float[P, P], entries in [0, 1], payoff + payoff.T = 1 (checked by
+    `ratings.check_payoff(..., symmetric=True)`). A policy is a pure strategy, an int32 index; the
+    population of all strategies is `game.population()` (int32[P]).
+    """
+
+    def __init__(self, payoff, names: Sequence[str] | None = None):
+        from algorithms.ratings import check_payoff
+
+        payoff = np.asarray(payoff, np.float64)
+        check_payoff(payoff, symmetric=True)
+        self.payoff = payoff
+        self.size = payoff.shape[0]
+        if names is not None and len(names) != self.size:
+            raise ValueError(f"names: expected {self.size} names, got {len(names)}")
+        self.names = tuple(names) if names is not None else tuple(str(i) for i in range(self.size))
+        self._payoff = jnp.asarray(payoff, jnp.float32)
+        self._play = jax.jit(self._play_one, static_argnums=3)
+        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
+        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+
+    def population(self) -> jax.Array:
+        """int32[P]: every pure strategy."""
+        return jnp.arange(self.size, dtype=jnp.int32)
+
+    def _play_one(self, key, i, j, n: int) -> jax.Array:
+        return jax.random.bernoulli(key, self._payoff[i, j], (n,)).astype(jnp.float32)
+
+    def _play_matrix(self, key, rows, cols, n: int):
+        return _matrix_of(lambda k, a, b: self._play_one(k, a, b, n), key, rows, cols)
+
+    def _play_pairs(self, key, population, rows, cols, n: int):
+        return _pairs_of(lambda k, a, b: self._play_one(k, a, b, n), key, population, rows, cols)
+
+    def _check_strategies(self, population):
+        population = jnp.asarray(population)
+        if population.ndim != 1 or not jnp.issubdtype(population.dtype, jnp.integer):
+            raise ValueError(f"a MatrixGame population is an int array [P] of strategy indices, got "
+                             f"{population.dtype}{list(population.shape)}")
+        population_size(population)
+        values = np.asarray(population)
+        if values.min() < 0 or values.max() >= self.size:
+            raise ValueError(f"strategy index out of range 0..{self.size - 1}: {values.min()}..{values.max()}")
+        return population.astype(jnp.int32)
+
+    def play(self, key, i, j, n: int) -> jax.Array:
+        """float32[n] outcomes of pure strategy i against j: 1 with probability payoff[i, j], else 0.
+        i, j may be traced ints (this is jittable with n static)."""
+        return self._play(key, i, j, _check_n(n))
+
+    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
+        """float32[Pa, Pb, n] for every pair of strategies, one compiled call."""
+        a, b = self._check_strategies(population_a), self._check_strategies(population_b)
+        return self._matrix(key, a, b, _check_n(n))
+
+    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
+        """float32[K, n] for the pairs (population[rows[k]], population[cols[k]])."""
+        population = self._check_strategies(population)
+        rows, cols = _check_pairs(population, rows, cols)
+        return self._pairs(key, population, rows, cols, _check_n(n))
+
+
+# ----------------------------------------------------------------------------- battle game
+class BattleGame:
+    """Two team policies play full Gigastep battles.
+
+    `apply_fn(params, key, env, state) -> action` for all N agents (int32[N] or float32[N, 3]), the
+    signature of `gj.policies.*` plus params; the game keeps the rows of the agents on the policy's
+    side. A policy that needs observations computes them: `env.observe(key, state)` (the game itself
+    steps with `env.transition` and observes nothing).
+
+    In `play(key, a, b, n)` game g puts policy a on team A when g is even and on team B when g is odd,
+    so sides cancel (for odd n, a has team A once more). The outcome is a's: 1 if a's team won, 0 if
+    b's won, ½ for a draw or time-out (also for an episode still running after `max_steps`).
+
+    Every episode runs to its end: the batch is stepped until all its episodes are over (finished
+    ones are absorbing and change no more) or `max_steps` steps passed. `early_exit=False` runs a
+    fixed-length masked `lax.scan` of `max_steps` steps instead; outcomes are identical (the step
+    keys are `fold_in(game_key, t)`), early exit only skips steps in which nothing can change.
+    """
+
+    def __init__(self, env: gj.Env, apply_fn: ApplyFn, max_steps: int | None = None, *, early_exit: bool = True):
+        self.env = env
+        self.apply_fn = apply_fn
+        steps = env.scenario.max_steps if max_steps is None else max_steps
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+        self.max_steps = int(steps)
+        self.early_exit = bool(early_exit)
+        self._rollout = jax.jit(self._rollout_impl, static_argnums=3)
+        self._play = jax.jit(lambda key, a, b, n: self._rollout_impl(key, a, b, n)["outcome"], static_argnums=3)
+        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
+        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+
+    # -- one batch of games between two policies
+    def _joint_action(self, key, state, params_a, params_b, side_a):
+        """The N agents' action: a's rows on team `side_a`, b's on the other team."""
+        k_a, k_b = jax.random.split(key)
+        act_a = self.apply_fn(params_a, k_a, self.env, state)
+        act_b = self.apply_fn(params_b, k_b, self.env, state)
+        mine = self.env.teams == side_a
+        return jnp.where(mine.reshape((-1,) + (1,) * (act_a.ndim - 1)), act_a, act_b)
+
+    def _step_all(self, keys, states, t, params_a, params_b, sides):
+        """One step of every game of the batch; keys: key[B] of the games, t: int32[]."""
+        env = self.env
+
+        def one(key, state, side):
+            k = jax.random.fold_in(key, t)
+            k_act, k_env = jax.random.split(k)
+            action = self._joint_action(k_act, state, params_a, params_b, side)
+            return env.transition(k_env, state, action)[0]
+
+        return jax.vmap(one)(keys, states, sides)
+
+    def _rollout_impl(self, key, params_a, params_b, n: int) -> dict[str, jax.Array]:
+        env = self.env
+        keys = jax.random.split(key, n)
+        sides = jnp.arange(n, dtype=jnp.int32) % 2  # a on team A in even games, on team B in odd ones
+        states = jax.vmap(lambda k: env.reset_state(jax.random.fold_in(k, RESET_FOLD)))(keys)
+
+        def step(carry):
+            states, t = carry
+            return self._step_all(keys, states, t, params_a, params_b, sides), t + 1
+
+        if self.early_exit:
+            def running(carry):
+                states, t = carry
+                return (t < self.max_steps) & ~jax.vmap(env.episode_over)(states).all()
+
+            states, steps = jax.lax.while_loop(running, step, (states, jnp.int32(0)))
+        else:
+            def body(carry, _):
+                return step(carry), None
+
+            (states, steps), _ = jax.lax.scan(body, (states, jnp.int32(0)), None, length=self.max_steps)
+        terminated, truncated, winner = jax.vmap(env.outcome)(states)
+        outcome = jnp.where(winner == sides, 1.0, jnp.where(winner == 1 - sides, 0.0, 0.5)).astype(jnp.float32)
+        return dict(outcome=outcome, side_a=sides, winner=winner, length=states.t,
+                    over=terminated | truncated, steps=steps)
+
+    def _play_matrix(self, key, population_a, population_b, n: int):
+        return _matrix_of(lambda k, a, b: self._rollout_impl(k, a, b, n)["outcome"], key, population_a,
+                          population_b)
+
+    def _play_pairs(self, key, population, rows, cols, n: int):
+        return _pairs_of(lambda k, a, b: self._rollout_impl(k, a, b, n)["outcome"], key, population, rows, cols)
+
+    # -- public
+    def rollout(self, key, params_a, params_b, n: int) -> dict[str, np.ndarray]:
+        """Everything about n games of a against b: outcome float32[n] (a's), side_a int32[n] (a's
+        team), winner int32[n] (0 A, 1 B, -1 none), length int32[n] (steps played), over bool[n],
+        steps int (steps the batch was stepped)."""
+        return {k: np.asarray(v) for k, v in self._rollout(key, params_a, params_b, _check_n(n)).items()}
+
+    def play(self, key, params_a, params_b, n: int) -> jax.Array:
+        """float32[n]: a's outcomes (1 / ½ / 0) in n games, a on team A in the even ones."""
+        return self._play(key, params_a, params_b, _check_n(n))
+
+    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
+        """float32[Pa, Pb, n]: every policy of population_a against every one of population_b, all
+        pairs in one compiled call; cell (i, j) plays `play(pair_key(key, i, j), a_i, b_j, n)`."""
+        population_size(population_a), population_size(population_b)
+        _check_same_structure(population_a, population_b)
+        return self._matrix(key, population_a, population_b, _check_n(n))
+
+    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
+        """float32[K, n]: policy rows[k] against policy cols[k] of one population, one compiled call."""
+        rows, cols = _check_pairs(population, rows, cols)
+        return self._pairs(key, population, rows, cols, _check_n(n))
+
+
+def _check_same_structure(a, b) -> None:
+    sa, sb = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)
+    if sa != sb:
+        raise ValueError(f"mismatched parameter trees between the two populations: {sa} vs {sb}")
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        if np.shape(x)[1:] != np.shape(y)[1:]:
+            raise ValueError(f"mismatched parameter trees: leaf shapes {np.shape(x)[1:]} vs {np.shape(y)[1:]} per policy")
+
+
+# ----------------------------------------------------------------------------- scripted populations
+KINDS = ("random", "chaser", "circler")  # params["kind"] indexes this tuple
+OPTIONS = {"eps": "epsilon", "gain": "turn_gain"}  # spec option -> params leaf
+
+
+def scripted_params(kind: str = "chaser", epsilon: float = 0.0, turn_gain: float = 1.0) -> dict[str, jax.Array]:
+    """One scripted policy's params: {"kind": int32[], "epsilon": float32[], "turn_gain": float32[]}."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown scripted policy kind {kind!r}; allowed kinds: {', '.join(KINDS)}")
+    if not 0.0 <= float(epsilon) <= 1.0:
+        raise ValueError(f"epsilon (eps) must be in [0, 1], got {epsilon}")
+    if not math.isfinite(float(turn_gain)):
+        raise ValueError(f"turn_gain (gain) must be finite, got {turn_gain}")
+    return dict(kind=jnp.int32(KINDS.index(kind)), epsilon=jnp.float32(epsilon), turn_gain=jnp.float32(turn_gain))
+
+
+def _dither(u: jax.Array, key: jax.Array) -> jax.Array:
+    """Random rounding of u in [-1, 1] to {-1, 0, 1} with expectation u (integers stay as they are)."""
+    return jnp.floor(u + jax.random.uniform(key, u.shape))
+
+
+def scripted_apply(params: dict[str, jax.Array], key: jax.Array, env: gj.Env, state: gj.EnvState) -> jax.Array:
+    """A parameterised scripted policy, vmappable over params (the kind is selected with `where`).
+
+    params["kind"]: 0 random, 1 chaser, 2 circler (`KINDS`); params["turn_gain"] multiplies the
+    heading-rate control of the chosen action (in discrete scenarios the scaled control is randomly
+    rounded to {-1, 0, 1} with the scaled value as its expectation; a gain of 1 leaves actions as
+    they are); params["epsilon"]: each agent takes a uniformly random action with this probability.
+    Returns the action of all N agents (int32[N] or float32[N, 3]).
+    """
+    k_rand, k_dither, k_eps = jax.random.split(key, 3)
+    rand = gj.policies.random(k_rand, env, state)
+    chase = gj.policies.chaser(key, env, state)
+    circle = gj.policies.circler(key, env, state)
+    kind = params["kind"]
+    scripted = jnp.where(kind == 0, rand, jnp.where(kind == 1, chase, circle))
+    controls = action_to_controls(scripted, env.discrete)
+    turn = jnp.clip(controls[:, 0] * params["turn_gain"], -1.0, 1.0)
+    if env.discrete:
+        turn = _dither(turn, k_dither)
+    action = gj.policies.controls_to_action(env, controls.at[:, 0].set(turn))
+    explore = jax.random.uniform(k_eps, (env.n_agents,)) < params["epsilon"]
+    return jnp.where(explore.reshape((-1,) + (1,) * (action.ndim - 1)), rand, action)
+
+
+def parse_spec(spec: str) -> dict[str, jax.Array]:
+    """"KIND[:eps=E][:gain=G]" -> scripted params; e.g. "chaser", "chaser:eps=0.3:gain=0.5"."""
+    parts = spec.strip().split(":")
+    kind, options = parts[0].strip(), parts[1:]
+    if kind not in KINDS:
+        raise ValueError(f"unknown scripted policy {kind!r} in {spec!r}; allowed kinds: {', '.join(KINDS)} "
+                         f"(spec KIND[:eps=E][:gain=G])")
+    values: dict[str, float] = {}
+    for option in options:
+        name, eq, value = option.partition("=")
+        name = name.strip()
+        if not eq or name not in OPTIONS:
+            raise ValueError(f"unknown option {option!r} in {spec!r}; allowed options: "
+                             f"{', '.join(k + '=VALUE' for k in OPTIONS)} (spec KIND[:eps=E][:gain=G])")
+        try:
+            values[OPTIONS[name]] = float(value)
+        except ValueError:
+            raise ValueError(f"option {name} in {spec!r} needs a number, got {value!r}") from None
+    return scripted_params(kind, **values)
+
+
+def scripted_population(specs: Sequence[str]) -> tuple[dict[str, jax.Array], list[str]]:
+    """Stacked scripted params (leaves [P]) and names from specs like "random", "chaser:eps=0.3"."""
+    if isinstance(specs, str):
+        specs = [specs]
+    specs = [s.strip() for s in specs]
+    if not specs or any(not s for s in specs):
+        raise ValueError(f"empty policy spec in {specs}; allowed kinds: {', '.join(KINDS)} "
+                         f"(spec KIND[:eps=E][:gain=G])")
+    return stack([parse_spec(s) for s in specs]), specs
