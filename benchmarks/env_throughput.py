@@ -12,12 +12,14 @@ rewards are summed into the result; XLA cannot drop any of them as dead code.
     python benchmarks/env_throughput.py                 # the full sweep (a few minutes)
     python benchmarks/env_throughput.py --quick         # one configuration per group
     python benchmarks/env_throughput.py --only team_sizes
+    python benchmarks/env_throughput.py --smoke         # tiny batch, 10 steps (the test's check)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 
@@ -38,7 +40,7 @@ def make_env(name: str):
     return gj.make(name)
 
 
-def build(env, batch: int, mode: str):
+def build(env, batch: int, mode: str, steps: int = STEPS):
     """mode: "plain" (no reset), "autoreset" (`BatchedEnv`: final obs only for finished envs),
     "autoreset_vmap" (`vmap(AutoReset(env).step)`: every env observed twice)."""
     n = env.n_agents
@@ -70,42 +72,70 @@ def build(env, batch: int, mode: str):
             return (state, acc + reward.sum(), finished, obs, final), None
 
         init = (state, jnp.float32(0.0), jnp.int32(0), obs, obs)
-        (_, acc, finished, obs, final), _ = jax.lax.scan(body, init, jax.random.split(key, STEPS))
+        (_, acc, finished, obs, final), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
         return acc, finished, obs, final
 
     return jax.jit(run)
 
 
-def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3) -> dict:
-    env = make_env(name)
-    fn = build(env, batch, mode)
+def time_compiled(fn, repeats: int = 3):
+    """(compile seconds, best run seconds, outputs of the last run) of a jitted fn(key).
+
+    Compilation is timed apart (`lower().compile()`), one warm-up run follows, then `repeats`
+    timed runs with fresh keys; the best is kept (the machines are shared and noisy)."""
     t0 = time.perf_counter()
     compiled = fn.lower(jax.random.PRNGKey(0)).compile()
     compile_s = time.perf_counter() - t0
     jax.block_until_ready(compiled(jax.random.PRNGKey(0)))  # warm-up
-    best, finished = float("inf"), 0
+    best, out = float("inf"), None
     for r in range(repeats):
         t0 = time.perf_counter()
-        _, fin, _, _ = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
+        out = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
         best = min(best, time.perf_counter() - t0)
-        finished = int(fin)
-    env_steps = batch * STEPS / best
+    return compile_s, best, out
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo, as `lscpu` prints it), else the machine type."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info() -> dict:
+    return dict(
+        device=str(jax.devices()[0].device_kind),
+        platform=jax.default_backend(),
+        cpu=cpu_model(),
+        cpu_count=os.cpu_count(),
+        load_avg_1m=round(os.getloadavg()[0], 2),  # the machine is shared: say how busy it was
+        jax_version=jax.__version__,
+    )
+
+
+def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3, steps: int = STEPS) -> dict:
+    env = make_env(name)
+    compile_s, best, (_, fin, _, _) = time_compiled(build(env, batch, mode, steps), repeats)
+    env_steps = batch * steps / best
     return dict(
         benchmark="env_throughput",
         scenario=name,
         mode=mode,
         batch=batch,
         n_agents=env.n_agents,
-        steps=STEPS,
+        steps=steps,
+        repeats=repeats,
         env_steps_per_s=round(env_steps),
         agent_steps_per_s=round(env_steps * env.n_agents),
         seconds_per_run=round(best, 4),
         compile_s=round(compile_s, 2),
-        finished_fraction=round(finished / (batch * STEPS), 3) if mode == "plain" else None,
-        device=str(jax.devices()[0].device_kind),
-        platform=jax.default_backend(),
-        cpu=platform.processor() or platform.machine(),
-        jax_version=jax.__version__,
+        # fraction of timed env-steps that fell on already finished (absorbing) episodes
+        finished_fraction=round(int(fin) / (batch * steps), 3) if mode == "plain" else None,
+        **device_info(),
     )
 
 
@@ -127,7 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=sorted(GROUPS), nargs="*", help="run only these groups")
     parser.add_argument("--quick", action="store_true", help="first configuration of each group only")
+    parser.add_argument("--smoke", action="store_true", help="batch 8, 10 steps, plain and auto-reset (a check, not a figure)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        for mode in ("plain", "autoreset"):
+            print(json.dumps(dict(group="smoke", **measure(MAIN, 8, mode, repeats=1, steps=10))), flush=True)
+        return
     groups = args.only or list(GROUPS)
     for group in groups:
         configs = GROUPS[group][:1] if args.quick else GROUPS[group]

@@ -1,0 +1,157 @@
+"""Side by side with the original Gigastep, in one process: the figures issue 3's targets are about.
+
+The original (github.com/mlech26l/gigastep) is not installable from PyPI (its "gigastep" 0.0.1 is
+an empty placeholder), so it is never a dependency of this project: point `--original` at a local
+copy of its source tree (the folder that holds the `gigastep` package; a `_deps` folder beside it,
+if present, is put on the path too, for its `type_enforced` import). Nothing of it is copied here.
+
+Both sides are measured exactly as `env_throughput.py` measures ours: `jit(lax.scan(...))` over
+100 steps of uniformly random actions for a whole batch, compile time apart, one warm-up run,
+best of 3, observations carried in the scan (so XLA cannot drop them) and rewards summed.
+
+- ours: `vmap(env.step)` (plain) or `gj.BatchedEnv(env, B).step` (auto-reset);
+- original: its own `env.v_step` (jit(vmap(step))) and, with auto-reset, its own
+  `env.reset_done_episodes` (it resets every environment of the batch each step and selects).
+
+Prints one JSON object per configuration with both figures and `speedup` = ours / original
+(agent-steps/s), and the issue's target for it:
+
+    python benchmarks/compare_original.py --original /tmp/gigastep_orig
+    python benchmarks/compare_original.py --original /tmp/gigastep_orig --only main rgb
+    python benchmarks/compare_original.py --smoke [--original ...]   # batch 8, 10 steps (a check)
+
+Scenario names differ: our `{base}_fobs_...` is the original's `{base}_det` (deterministic
+detection, cone 100 deep and 360 degrees wide, no communication noise) and our `_pobs_` its plain
+`{base}`; `_vec` / `_rgb` are its `obs_type="vector"` / `"rgb"`, `_disc` its `discrete_actions=True`;
+`_void` is its `"empty"` map (which every battle scenario there uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import env_throughput as bench  # noqa: E402  (our own benchmark: one way of measuring for both)
+
+# name: (ours scenario, original scenario, obs_type, batch, auto-reset, target speedup)
+CONFIGS = {
+    "main": ("identical_5_vs_5_fobs_vec_void_disc", "identical_5_vs_5_det", "vector", 1024, False, 3.0),
+    "autoreset": ("identical_5_vs_5_fobs_vec_void_disc", "identical_5_vs_5_det", "vector", 1024, True, 4.0),
+    "pobs": ("identical_5_vs_5_pobs_vec_void_disc", "identical_5_vs_5", "vector", 1024, False, 3.0),
+    # 256 envs x 40 agents = the 10240 agents per step of 1024 x 10: agent-steps/s compare per-agent cost.
+    "team_20v20": ("identical_20_vs_20_fobs_vec_void_disc", "identical_20_vs_20_det", "vector", 256, False, None),
+    "rgb": ("identical_5_vs_5_fobs_rgb_void_disc", "identical_5_vs_5_det", "rgb", 64, False, 3.0),
+}
+PER_AGENT_COST_TARGET = 1.5  # ours at 20v20 / ours at 5v5, per agent-step
+
+
+def import_original(path: str):
+    root = Path(path).resolve()
+    if not (root / "gigastep" / "gigastep_env.py").is_file():
+        raise SystemExit(f"--original {path}: no gigastep/gigastep_env.py there")
+    for p in (root / "_deps", root):
+        if p.is_dir():
+            sys.path.insert(0, str(p))
+    import gigastep  # noqa: PLC0415
+
+    return gigastep
+
+
+def build_original(env, batch: int, autoreset: bool, steps: int = bench.STEPS):
+    """jit(scan) of the original's own batched step (and its own reset of finished episodes)."""
+    n = env.n_agents
+
+    def actions(key):
+        if env.discrete_actions:
+            return jax.random.randint(key, (batch, n), 0, env.n_actions, dtype=jnp.int32)
+        return jax.random.uniform(key, (batch, n, 3), minval=-1.0, maxval=1.0)
+
+    def run(key):
+        k_reset, k_run = jax.random.split(key)
+        obs, states = env.v_reset(jax.random.split(k_reset, batch))
+
+        def body(carry, k):
+            states, acc, finished, obs = carry
+            k_act, k_step, k_new = jax.random.split(k, 3)
+            obs, states, reward, _, ep_done = env.v_step(states, actions(k_act), jax.random.split(k_step, batch))
+            finished = finished + ep_done.sum()
+            if autoreset:
+                obs, states = env.reset_done_episodes(obs, states, ep_done, k_new)
+            return (states, acc + reward.sum(), finished, obs), None
+
+        init = (states, jnp.float32(0.0), jnp.int32(0), obs)
+        (_, acc, finished, obs), _ = jax.lax.scan(body, init, jax.random.split(k_run, steps))
+        return acc, finished, obs
+
+    return jax.jit(run)
+
+
+def measure_ours(name: str, batch: int, autoreset: bool, repeats: int, steps: int) -> dict:
+    row = bench.measure(name, batch, "autoreset" if autoreset else "plain", repeats=repeats, steps=steps)
+    keep = ("scenario", "mode", "agent_steps_per_s", "env_steps_per_s", "seconds_per_run", "compile_s", "finished_fraction")
+    return {k: row[k] for k in keep}
+
+
+def measure_original(gigastep, name: str, obs_type: str, batch: int, autoreset: bool, repeats: int, steps: int) -> dict:
+    env = gigastep.make_scenario(name, obs_type=obs_type, discrete_actions=True)
+    compile_s, best, (_, done, _) = bench.time_compiled(build_original(env, batch, autoreset, steps), repeats)
+    env_steps = batch * steps / best
+    return dict(
+        scenario=f"{name} (obs_type={obs_type!r}, discrete_actions=True)",
+        mode="reset_done_episodes every step" if autoreset else "plain",
+        agent_steps_per_s=round(env_steps * env.n_agents),
+        env_steps_per_s=round(env_steps),
+        seconds_per_run=round(best, 4),
+        compile_s=round(compile_s, 2),
+        # its episodes are not absorbing: the fraction of timed env-steps that reported episode_done
+        episode_done_fraction=round(int(done) / (batch * steps), 3),
+    )
+
+
+def compare(gigastep, key: str, repeats: int, steps: int, batch: int | None = None) -> dict:
+    ours_name, orig_name, obs_type, default_batch, autoreset, target = CONFIGS[key]
+    batch = batch or default_batch
+    ours = measure_ours(ours_name, batch, autoreset, repeats, steps)
+    orig = measure_original(gigastep, orig_name, obs_type, batch, autoreset, repeats, steps) if gigastep else None
+    speedup = round(ours["agent_steps_per_s"] / orig["agent_steps_per_s"], 2) if orig else None
+    return dict(
+        benchmark="compare_original", config=key, batch=batch, steps=steps, repeats=repeats,
+        n_agents=bench.make_env(ours_name).n_agents, ours=ours, original=orig, speedup=speedup,
+        target_speedup=target, target_met=(speedup >= target) if (speedup is not None and target) else None,
+        **bench.device_info(),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--original", help="folder holding the original's `gigastep` package (not installed)")
+    parser.add_argument("--only", choices=list(CONFIGS), nargs="*", help="run only these configurations")
+    parser.add_argument("--smoke", action="store_true", help="main configuration only, batch 8, 10 steps, 1 run")
+    args = parser.parse_args(argv)
+    gigastep = import_original(args.original) if args.original else None
+    if args.smoke:
+        print(json.dumps(compare(gigastep, "main", repeats=1, steps=10, batch=8)), flush=True)
+        return
+    rows = {}
+    for key in args.only or list(CONFIGS):
+        rows[key] = compare(gigastep, key, repeats=3, steps=bench.STEPS)
+        if key == "team_20v20" and "main" in rows:
+            # Per-agent cost of 20v20 relative to 5v5 (same agents per step): >1 means dearer per agent.
+            for side in ("ours", "original"):
+                a, b = rows["main"][side], rows[key][side]
+                if a and b:
+                    b["per_agent_cost_vs_5v5"] = round(a["agent_steps_per_s"] / b["agent_steps_per_s"], 2)
+            cost = rows[key]["ours"].get("per_agent_cost_vs_5v5")
+            rows[key]["target_per_agent_cost_vs_5v5"] = PER_AGENT_COST_TARGET
+            rows[key]["target_met"] = cost <= PER_AGENT_COST_TARGET if cost is not None else None
+        print(json.dumps(rows[key]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
