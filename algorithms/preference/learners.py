@@ -1,0 +1,261 @@
+"""Sample-based learners on the language-model policy: one jit-compiled update per iteration.
+
+    learner = make_learner(lm_config, judge, LearnerConfig(algo="sppo"))
+    state = learner.init(reference_params)            # LearnerState; the policy starts at ρ
+    state, metrics = learner.update(state, key)       # one iteration t -> t + 1, one compiled call
+
+An iteration freezes π_t (the current parameters: every log-probability under π_t is computed once,
+before any gradient step), samples K responses for each of B prompts, judges every pair of them
+(float32[B, K, K]) and takes `epochs` × `minibatches` Adam steps on the algorithm's loss:
+- "sppo":    squared loss toward η (P̂(y ≻ π_t) − ½), P̂ over the K − 1 other samples (no self-pair);
+             `best_worst` keeps only each prompt's best and worst sample, as the reference code does
+- "nash_md": the same regression from samples of the token-level mixture π^μ ∝ π_t^{1−ητ} ρ^{ητ}
+- "spo":     PPO's clipped surrogate (`algorithms.ppo.policy_loss`) on per-token ratios, the reward
+             of a response its win rate against the other K − 1, normalised (`normalize_advantages`)
+- "inpo", "dpo", "ipo", "simpo": every pair of each prompt's K samples, labelled by the judge:
+             weighted by its probability (labels="soft", the expectation over labels), or one winner
+             drawn from it ("sample"), or the likelier one ("argmax")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from algorithms import ppo
+from algorithms.preference import lm, losses
+from algorithms.preference.judges import Judge, check_vocab_match, judge_matrix_batch
+
+ALGOS = ("sppo", "spo", "inpo", "nash_md", "dpo", "ipo", "simpo")
+PAIR_ALGOS = ("inpo", "dpo", "ipo", "simpo")
+LABELS = ("soft", "sample", "argmax")
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerConfig:
+    """Static settings of a learner (hashable, closed over by jit).
+
+    prompts: B prompts per iteration; k_samples: K responses per prompt; labels: how pairs are
+    labelled (`pair_label_weights`); minibatches split the prompts (pair methods) or the sequences;
+    eta: SPPO / Nash-MD step size, INPO's η (> tau); tau: KL-regularisation strength of Nash-MD and
+    INPO, IPO's τ; beta: DPO's and SimPO's β; gamma: SimPO's margin; clip_eps: SPO's PPO clip.
+    """
+
+    algo: str = "sppo"
+    prompts: int = 16
+    k_samples: int = 8
+    epochs: int = 4
+    minibatches: int = 2
+    lr: float = 1e-3
+    eta: float = 1.0
+    tau: float = 0.1
+    beta: float = 0.1
+    gamma: float = 0.5
+    clip_eps: float = 0.2
+    best_worst: bool = False
+    labels: str = "soft"
+
+    def __post_init__(self):
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algorithm {self.algo!r}; allowed: {', '.join(ALGOS)}")
+        for name in ("prompts", "k_samples", "epochs", "minibatches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"LearnerConfig.{name} must be an int >= 1, got {value!r}")
+        if self.k_samples < 2:
+            raise ValueError(f"k_samples must be >= 2 (win rates need another sample), got K = {self.k_samples}")
+        for name in ("lr", "eta", "tau", "beta", "clip_eps"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"LearnerConfig.{name} must be a finite number > 0, got {value!r}")
+        if self.algo == "inpo" and self.tau >= self.eta:
+            raise ValueError(f"inpo needs tau < eta, got tau={self.tau}, eta={self.eta}")
+        if self.algo == "nash_md" and self.eta * self.tau >= 1.0:
+            raise ValueError(f"nash_md needs eta·tau < 1, got {self.eta * self.tau}")
+        if self.labels not in LABELS:
+            raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
+        if self.n_train % self.minibatches:
+            raise ValueError(f"{self.n_train} training examples per iteration do not split into "
+                             f"{self.minibatches} minibatches")
+
+    @property
+    def n_train(self) -> int:
+        """Training examples per iteration: sequences, or pairs for the pair methods."""
+        if self.algo in PAIR_ALGOS:
+            return self.prompts
+        if self.algo == "sppo" and self.best_worst:
+            return 2 * self.prompts
+        return self.prompts * self.k_samples
+
+
+@struct.dataclass
+class LearnerState:
+    """params: the policy π_θ; opt_state: Adam's; ref_params: ρ (fixed); iteration: int32[]."""
+
+    params: Any
+    opt_state: Any
+    ref_params: Any
+    iteration: jax.Array
+
+
+class Learner(NamedTuple):
+    """An (init, update) pair: init(ref_params) -> LearnerState; update(state, key) -> (state, metrics)."""
+
+    init: Callable
+    update: Callable
+    config: LearnerConfig
+    lm_config: lm.LMConfig
+
+
+# ----------------------------------------------------------------------------- iteration data
+def _seq_logp(lm_config, params, x, y):
+    return lm.sequence_logprob(lm_config, params, x, y)
+
+
+def _sequence_data(cfg: LearnerConfig, lm_config, state, x, y, logp_tok, p) -> dict[str, jax.Array]:
+    """Per-sequence training data of SPPO, Nash-MD and SPO: leading axis N (see `n_train`)."""
+    b, k = cfg.prompts, cfg.k_samples
+    win = losses.win_rates(p).reshape(b * k)  # P̂(y ≻ π_t), self-pair excluded
+    xs = jnp.repeat(x, k)
+    data = dict(x=xs, y=y, win=win, logp_t=logp_tok.sum(-1), old_tok=logp_tok)
+    if cfg.algo == "nash_md":  # samples come from π^μ: log-probabilities under π_t and ρ apart
+        data["logp_t"] = _seq_logp(lm_config, state.params, xs, y)
+        data["logp_ref"] = _seq_logp(lm_config, state.ref_params, xs, y)
+    if cfg.algo == "spo":
+        data["adv"] = ppo.normalize_advantages(win)
+    if cfg.algo == "sppo" and cfg.best_worst:
+        w = win.reshape(b, k)
+        pick = jnp.stack([jnp.argmax(w, 1), jnp.argmin(w, 1)], 1) + jnp.arange(b)[:, None] * k  # [B, 2]
+        data = jax.tree_util.tree_map(lambda a: a[pick.reshape(-1)], data)
+    return data
+
+
+def pair_label_weights(key: jax.Array, p: jax.Array, labels: str) -> jax.Array:
+    """float32[B, K, K]: the weight of ordered pair (i beats j) among each prompt's K samples.
+
+    "soft": W_ij = P(y_i ≻ y_j) for i ≠ j (the expectation over the judge's labels); "sample": one
+    winner per unordered pair drawn from the judge's probability, W_ij = 1 if i won; "argmax": the
+    likelier winner (a fair coin at ½). Either way W_ij + W_ji = 1 off the diagonal and W_ii = 0.
+    """
+    k = p.shape[-1]
+    off = 1.0 - jnp.eye(k, dtype=jnp.float32)
+    if labels == "soft":
+        return p * off
+    if labels == "sample":
+        first = jax.random.bernoulli(key, p)
+    else:
+        first = (p > 0.5) | ((p == 0.5) & jax.random.bernoulli(key, 0.5, p.shape))
+    upper = jnp.triu(jnp.ones((k, k), bool), 1)
+    won = jnp.where(upper, first, ~jnp.swapaxes(first, -1, -2))  # j's result against i mirrors i's
+    return won.astype(jnp.float32) * off
+
+
+def _pair_data(cfg: LearnerConfig, lm_config, state, key, x, y, logp_tok, p) -> dict[str, jax.Array]:
+    """Per-prompt data of the pair methods: every ordered pair of the K samples, weighted by its
+    label (`pair_label_weights`). Leading axis B: x [B], y [B, K, L], ref, old [B, K], w [B, K, K]."""
+    b, k = cfg.prompts, cfg.k_samples
+    ref = _seq_logp(lm_config, state.ref_params, jnp.repeat(x, k), y).reshape(b, k)
+    return dict(x=x, y=y.reshape(b, k, -1), ref=ref, old=logp_tok.sum(-1).reshape(b, k),
+                w=pair_label_weights(key, p, cfg.labels))
+
+
+def _ordered_pairs(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(a_i, a_j) over every ordered pair of the K entries of a float32[M, K]: float32[M·K·K] each."""
+    k = a.shape[-1]
+    return (jnp.broadcast_to(a[:, :, None], a.shape + (k,)).reshape(-1),
+            jnp.broadcast_to(a[:, None, :], a.shape[:1] + (k, k)).reshape(-1))
+
+
+# ----------------------------------------------------------------------------- losses on a minibatch
+def _loss(cfg: LearnerConfig, lm_config, params, mb) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """The algorithm's loss on one minibatch (leaves [M, ...]) and its metrics."""
+    if cfg.algo in PAIR_ALGOS:
+        m, k, length = mb["y"].shape
+        tok = lm.token_logprobs(lm_config, params, jnp.repeat(mb["x"], k), mb["y"].reshape(m * k, length))
+        logp = tok.sum(-1).reshape(m, k)
+        (w, l), (ref_w, ref_l), (old_w, old_l) = _ordered_pairs(logp), _ordered_pairs(mb["ref"]), _ordered_pairs(mb["old"])
+        weights = mb["w"].reshape(-1)
+        if cfg.algo == "dpo":
+            loss = losses.dpo_loss(w, l, ref_w, ref_l, cfg.beta, weights)
+        elif cfg.algo == "ipo":
+            loss = losses.ipo_loss(w, l, ref_w, ref_l, cfg.tau, weights)
+        elif cfg.algo == "inpo":
+            loss = losses.inpo_loss(w, l, ref_w, ref_l, old_w, old_l, cfg.eta, cfg.tau, weights)
+        else:
+            mean_w, mean_l = _ordered_pairs(tok.mean(-1).reshape(m, k))
+            loss = losses.simpo_loss(mean_w, mean_l, cfg.beta, cfg.gamma, weights)
+        margin = losses.weighted_mean(losses.pair_margin(w, l, ref_w, ref_l), weights)
+        return loss, dict(margin=margin)
+    if cfg.algo == "spo":
+        tok = lm.token_logprobs(lm_config, params, mb["x"], mb["y"])
+        adv = jnp.broadcast_to(mb["adv"][:, None], tok.shape)
+        return ppo.policy_loss(tok, mb["old_tok"], adv, cfg.clip_eps)
+    logp = _seq_logp(lm_config, params, mb["x"], mb["y"])
+    if cfg.algo == "sppo":
+        loss = losses.sppo_loss(logp, mb["logp_t"], mb["win"], cfg.eta)
+    else:
+        loss = losses.nash_md_loss(logp, mb["logp_t"], mb["logp_ref"], mb["win"], cfg.eta, cfg.tau)
+    return loss, dict(log_ratio=jnp.mean(logp - mb["logp_t"]))
+
+
+def _train(cfg: LearnerConfig, lm_config, tx, params, opt_state, data, key):
+    """`epochs` shuffled passes of `minibatches` Adam steps over the iteration's data (one scan)."""
+    n = cfg.n_train
+    grad_fn = jax.value_and_grad(lambda prm, mb: _loss(cfg, lm_config, prm, mb), has_aux=True)
+
+    def epoch(carry, k):
+        perm = jax.random.permutation(k, n).reshape(cfg.minibatches, n // cfg.minibatches)
+
+        def step(carry, idx):
+            params, opt_state = carry
+            mb = jax.tree_util.tree_map(lambda a: a[idx], data)
+            (loss, metrics), grads = grad_fn(params, mb)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), dict(metrics, loss=loss)
+
+        return jax.lax.scan(step, carry, perm)
+
+    (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), jax.random.split(key, cfg.epochs))
+    return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def make_learner(lm_config: lm.LMConfig, judge: Judge, config: LearnerConfig) -> Learner:
+    """The (init, update) pair of `config.algo` for policies of `lm_config` judged by `judge`."""
+    check_vocab_match(judge, lm_config.vocab, "the language model")
+    if judge.length is not None and judge.length != lm_config.length:
+        raise ValueError(f"judge {judge.name!r} scores responses of length {judge.length}, the language model "
+                         f"emits {lm_config.length}")
+    cfg = config
+    tx = optax.adam(cfg.lr)
+
+    def init(ref_params) -> LearnerState:
+        params = jax.tree_util.tree_map(jnp.array, ref_params)  # a copy: π_0 = ρ
+        return LearnerState(params=params, opt_state=tx.init(params), ref_params=ref_params,
+                            iteration=jnp.int32(0))
+
+    def update(state: LearnerState, key: jax.Array):
+        k_x, k_y, k_label, k_train = jax.random.split(key, 4)
+        b, k = cfg.prompts, cfg.k_samples
+        x = lm.random_prompts(lm_config, k_x, b)
+        xs = jnp.repeat(x, k)
+        if cfg.algo == "nash_md":
+            y, logp_tok = lm.sample_mixture(lm_config, state.params, state.ref_params, cfg.eta * cfg.tau, k_y, xs)
+        else:
+            y, logp_tok = lm.sample(lm_config, state.params, k_y, xs)
+        p = judge_matrix_batch(judge, x, y.reshape(b, k, -1))  # [B, K, K]
+        if cfg.algo in PAIR_ALGOS:
+            data = _pair_data(cfg, lm_config, state, k_label, x, y, logp_tok, p)
+        else:
+            data = _sequence_data(cfg, lm_config, state, x, y, logp_tok, p)
+        params, opt_state, metrics = _train(cfg, lm_config, tx, state.params, state.opt_state, data, k_train)
+        metrics = dict(metrics, sample_win_rate_spread=jnp.std(losses.win_rates(p)))
+        new = state.replace(params=params, opt_state=opt_state, iteration=state.iteration + 1)
+        return new, metrics
+
+    return Learner(init=init, update=jax.jit(update), config=cfg, lm_config=lm_config)
