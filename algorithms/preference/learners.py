@@ -14,7 +14,8 @@ before any gradient step), samples K responses for each of B prompts, judges eve
              of a response its win rate against the other K − 1, normalised (`normalize_advantages`)
 - "inpo", "dpo", "ipo", "simpo": every pair of each prompt's K samples, labelled by the judge:
              weighted by its probability (labels="soft", the expectation over labels), or one winner
-             drawn from it ("sample"), or the likelier one ("argmax")
+             drawn from it ("sample"), or the likelier one ("argmax"); DPO, IPO and SimPO draw their
+             pairs from the reference by default (offline data), `pairs_from="policy"` from π_t
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class LearnerConfig:
     clip_eps: float = 0.2
     best_worst: bool = False
     labels: str = "soft"
+    pairs_from: str | None = None
 
     def __post_init__(self):
         if self.algo not in ALGOS:
@@ -80,9 +82,24 @@ class LearnerConfig:
             raise ValueError(f"nash_md needs eta·tau < 1, got {self.eta * self.tau}")
         if self.labels not in LABELS:
             raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
+        if self.pairs_from not in (None, "policy", "reference"):
+            raise ValueError(f"pairs_from must be 'policy' or 'reference' (or None for the default), "
+                             f"got {self.pairs_from!r}")
+        if self.pairs_from == "reference" and self.algo not in PAIR_ALGOS:
+            raise ValueError(f"{self.algo} learns from its own samples; pairs_from='reference' is for "
+                             f"{', '.join(PAIR_ALGOS)}")
         if self.n_train % self.minibatches:
             raise ValueError(f"{self.n_train} training examples per iteration do not split into "
                              f"{self.minibatches} minibatches")
+
+    @property
+    def sample_source(self) -> str:
+        """Whose samples an iteration learns from: DPO, IPO and SimPO by default learn from pairs of
+        the reference (the offline data of the DPO paper, whose optimum PREFERENCE.md gives); every
+        other method, and these with pairs_from="policy", from π_t (online)."""
+        if self.pairs_from is not None:
+            return self.pairs_from
+        return "reference" if self.algo in ("dpo", "ipo", "simpo") else "policy"
 
     @property
     def n_train(self) -> int:
@@ -246,6 +263,9 @@ def make_learner(lm_config: lm.LMConfig, judge: Judge, config: LearnerConfig) ->
         xs = jnp.repeat(x, k)
         if cfg.algo == "nash_md":
             y, logp_tok = lm.sample_mixture(lm_config, state.params, state.ref_params, cfg.eta * cfg.tau, k_y, xs)
+        elif cfg.sample_source == "reference":
+            y, _ = lm.sample(lm_config, state.ref_params, k_y, xs)
+            logp_tok = lm.token_logprobs(lm_config, state.params, xs, y)  # under π_t
         else:
             y, logp_tok = lm.sample(lm_config, state.params, k_y, xs)
         p = judge_matrix_batch(judge, x, y.reshape(b, k, -1))  # [B, K, K]

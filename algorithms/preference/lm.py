@@ -112,7 +112,7 @@ def init_params(key: jax.Array, config: LMConfig):
 
 
 def param_count(params) -> int:
-    return int(sum(np.size(p) for p in jax.tree_util.tree_leaves(params)))
+    return int(sum(np.prod(np.shape(p)) for p in jax.tree_util.tree_leaves(params)))
 
 
 def logits(config: LMConfig, params, prompt: jax.Array, inputs: jax.Array) -> jax.Array:
