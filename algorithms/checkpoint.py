@@ -1,0 +1,109 @@
+"""Orbax checkpoints of a training run: everything needed to resume it exactly.
+
+A checkpoint at step c (chunks done) holds the whole `TrainState` (parameters, optimiser state, RNG
+key, environments, the opponent pool, counters) and, as JSON, the config and the chunk's metrics.
+Orbax writes each checkpoint into a temporary folder and renames it when complete, so a run killed
+at any moment leaves only whole checkpoints; resuming from the latest replays the same computation,
+so a killed-and-resumed run ends with the same parameters as one never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from algorithms.config import TrainConfig
+
+
+logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers are noise here
+
+
+class CheckpointError(ValueError):
+    """A missing, corrupt or mismatched checkpoint."""
+
+
+def manager(directory: str | Path, *, read_only: bool = False) -> ocp.CheckpointManager:
+    directory = Path(directory).absolute()
+    options = ocp.CheckpointManagerOptions(max_to_keep=None, create=not read_only, read_only=read_only,
+                                           enable_async_checkpointing=False)
+    return ocp.CheckpointManager(directory, options=options)
+
+
+def _flat(tree: Any) -> dict[str, Any]:
+    """{path: leaf} without zero-size leaves (orbax cannot store them; e.g. the boxes of a map with
+    no obstacles, float32[B, 0, 4]), which `_unflat` takes back from the template."""
+    return {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_flatten_with_path(tree)[0] if np.size(v) > 0}
+
+
+def _unflat(flat: dict[str, Any], like: Any) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
+    return jax.tree_util.tree_unflatten(treedef, [flat.get(jax.tree_util.keystr(p), v) for p, v in leaves])
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state: Any, config: TrainConfig, metrics: dict) -> None:
+    """Write checkpoint `step` (atomically: complete or absent)."""
+    state = _flat(jax.device_get(state))
+    mngr.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        config=ocp.args.JsonSave(config.to_dict()),
+        metrics=ocp.args.JsonSave(metrics),
+    ))
+    mngr.wait_until_finished()
+
+
+def steps(directory: str | Path) -> list[int]:
+    """The complete checkpoints in a folder, oldest first ([] when there is none)."""
+    if not Path(directory).is_dir():
+        return []
+    return sorted(manager(directory, read_only=True).all_steps())
+
+
+def saved_config(directory: str | Path, step: int) -> TrainConfig:
+    mngr = manager(directory, read_only=True)
+    try:
+        d = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
+    except Exception as e:  # noqa: BLE001  orbax raises many kinds
+        raise CheckpointError(f"checkpoint {step} in {directory} has no readable config (corrupt?): {e}") from None
+    return TrainConfig.from_dict(d)
+
+
+def check_compatible(saved: TrainConfig, config: TrainConfig, *, ignore=("total_steps", "checkpoints")) -> None:
+    """A resumed run must be the run that was saved: every field that shapes it must agree."""
+    a, b = saved.to_dict(), config.to_dict()
+    diff = {k: (a[k], b[k]) for k in a if k not in ignore and _norm(a[k]) != _norm(b[k])}
+    if diff:
+        listed = "; ".join(f"{k}: saved {v[0]!r}, asked {v[1]!r}" for k, v in diff.items())
+        raise CheckpointError(f"the checkpoint was written by a different configuration ({listed}); "
+                              f"resume with the same settings or start a new run directory")
+
+
+def _norm(v):
+    return json.loads(json.dumps(v))
+
+
+def restore(directory: str | Path, step: int, like: Any) -> tuple[Any, dict]:
+    """(state shaped like `like`, metrics) of checkpoint `step`; CheckpointError if it cannot be read."""
+    mngr = manager(directory, read_only=True)
+    if step not in mngr.all_steps():
+        raise CheckpointError(f"no checkpoint {step} in {directory}; found {sorted(mngr.all_steps()) or 'none'}")
+    like = jax.device_get(like)
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _flat(like))
+    try:
+        out = mngr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), metrics=ocp.args.JsonRestore()))
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"checkpoint {step} in {directory} is corrupt or does not match this run's "
+                              f"state: {type(e).__name__}: {str(e)[:300]}") from None
+    flat = out["state"]
+    for path, want in abstract.items():
+        got = flat.get(path)
+        if got is None or np.shape(got) != want.shape:
+            raise CheckpointError(f"checkpoint {step} in {directory} has {path} of shape "
+                                  f"{None if got is None else np.shape(got)} where this run expects {want.shape}")
+    return _unflat(flat, like), dict(out["metrics"])

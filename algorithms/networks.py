@@ -1,0 +1,237 @@
+"""Flax actor and critic networks, and the distrax action distributions built from their outputs.
+
+Networks return logits (27 discrete actions) or Beta concentrations (continuous [-1, 1]^3); the
+distribution is built where it is used (`distribution`, in the loss and the rollout), since distrax
+objects under `vmap` are documented as experimental.
+
+Every network acts on the trailing axes of its inputs, so any leading axes ([B, N], [T, B, N], ...)
+pass through in order: agents are never flattened and reshaped apart from their environment.
+Inputs per agent: its observation and `agent_features` (team one-hot, slot-in-team one-hot), so
+teams of different unit types and sizes share one network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gigastep_jax as gj
+
+ENCODERS = ("mlp", "attention", "cnn")
+ROW = 9  # features per observed agent in a vector observation
+
+
+# ----------------------------------------------------------------------------- static layout
+@dataclass(frozen=True)
+class AgentLayout:
+    """Where each agent sits in its team (static, from the scenario).
+
+    teams: int32[N]; slot: int32[N], index within its team; index: int32[2, S] agent of (team, slot),
+    N where the team has fewer than S = max team size agents (a padding row).
+    """
+
+    teams: tuple[int, ...]
+    slot: tuple[int, ...]
+    index: tuple[tuple[int, ...], tuple[int, ...]]
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.teams)
+
+    @property
+    def max_team(self) -> int:
+        return len(self.index[0])
+
+    @staticmethod
+    def of(env: gj.Env) -> "AgentLayout":
+        teams = np.asarray(env.teams)
+        members = [np.flatnonzero(teams == t) for t in (0, 1)]
+        size = max(len(m) for m in members)
+        slot = np.zeros_like(teams)
+        index = np.full((2, size), len(teams), np.int32)
+        for t, m in enumerate(members):
+            slot[m] = np.arange(len(m))
+            index[t, : len(m)] = m
+        return AgentLayout(tuple(int(t) for t in teams), tuple(int(s) for s in slot),
+                           (tuple(int(i) for i in index[0]), tuple(int(i) for i in index[1])))
+
+    def features(self) -> jax.Array:
+        """float32[N, 2 + S]: team one-hot then slot one-hot."""
+        team = jax.nn.one_hot(jnp.asarray(self.teams), 2)
+        slot = jax.nn.one_hot(jnp.asarray(self.slot), self.max_team)
+        return jnp.concatenate([team, slot], axis=-1)
+
+    def gather_teams(self, x: jax.Array) -> jax.Array:
+        """[..., N, D] -> [..., 2, S, D], zeros in padding slots."""
+        padded = jnp.concatenate([x, jnp.zeros(x.shape[:-2] + (1,) + x.shape[-1:], x.dtype)], axis=-2)
+        return jnp.take(padded, jnp.asarray(self.index).reshape(-1), axis=-2).reshape(
+            x.shape[:-2] + (2, self.max_team) + x.shape[-1:])
+
+    def scatter_agents(self, v: jax.Array) -> jax.Array:
+        """[..., 2, S] -> [..., N]: each agent's entry at (its team, its slot)."""
+        flat = v.reshape(v.shape[:-2] + (2 * self.max_team,))
+        return jnp.take(flat, jnp.asarray(self.teams) * self.max_team + jnp.asarray(self.slot), axis=-1)
+
+
+# ----------------------------------------------------------------------------- encoders
+def egocentric(obs: jax.Array, rows: int) -> tuple[jax.Array, jax.Array]:
+    """Vector observation [..., F] -> (agent rows [..., R * 14], the rest [..., F - 9 R]): each agent
+    row of 9 gains 5 features, its position and heading in the ego's frame (forward, left, distance, cos and sin of the relative heading; the ego row: cos and
+    sin of its own heading, and the bearing to the arena centre).
+
+    Gigastep's observation gives other agents' offsets in the world frame and headings as angles, so
+    "turn toward that enemy" is atan2 minus heading: a trigonometric function an MLP learns slowly.
+    This featuriser is the learner's choice; the environment's observation is unchanged.
+    """
+    agents = obs[..., : rows * ROW].reshape(obs.shape[:-1] + (rows, ROW))
+    h = agents[..., 0, 5][..., None]  # the ego's absolute heading
+    c, s = jnp.cos(h), jnp.sin(h)
+    dx, dy, dh = agents[..., 2], agents[..., 3], agents[..., 5]
+    fwd, left = c * dx + s * dy, -s * dx + c * dy
+    dist = jnp.sqrt(dx * dx + dy * dy)
+    seen = agents[..., 0]
+    extra = jnp.stack([fwd, left, dist, jnp.cos(dh) * seen, jnp.sin(dh) * seen], axis=-1)  # [..., R, 5]
+    # The ego row: its own heading and the centre's offset in its frame (it must not fly out).
+    cx, cy = 0.5 - agents[..., 0, 2], 0.5 - agents[..., 0, 3]
+    ego = jnp.stack([c[..., 0], s[..., 0], c[..., 0] * cx + s[..., 0] * cy, -s[..., 0] * cx + c[..., 0] * cy,
+                     jnp.sqrt(cx * cx + cy * cy)], axis=-1)
+    extra = extra.at[..., 0, :].set(ego)
+    return jnp.concatenate([agents, extra], axis=-1).reshape(obs.shape[:-1] + (rows * (ROW + 5),)), obs[..., rows * ROW:]
+
+
+def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros)
+
+
+class Encoder(nn.Module):
+    """Observation [..., F] (vector) or [..., H, W, 3] uint8 (image) and features [..., E] -> [..., hidden].
+
+    "mlp": two dense layers over the whole vector. "attention": the observation's agent rows [R, 9]
+    embedded, one multi-head self-attention over them (unseen rows masked), the ego row's output,
+    then the rest of the vector (waypoint, obstacles). "cnn": a small convolutional torso (images).
+    """
+
+    kind: str = "mlp"
+    hidden: int = 128
+    rows: int = 0  # agent rows in a vector observation
+    ego_frame: bool = True  # add `egocentric` features to vector observations
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, feats: jax.Array) -> jax.Array:
+        lead = obs.shape[:-3] if self.kind == "cnn" else obs.shape[:-1]
+        feats = jnp.broadcast_to(feats, lead + feats.shape[-1:])  # [N, E] -> [..., N, E]
+        if self.kind == "cnn":
+            x = obs.reshape((-1,) + obs.shape[-3:]).astype(jnp.float32) / 255.0
+            x = nn.relu(nn.Conv(16, (8, 8), strides=(4, 4), padding="VALID")(x))
+            x = nn.relu(nn.Conv(32, (4, 4), strides=(2, 2), padding="VALID")(x))
+            x = x.reshape(lead + (-1,))
+            x = jnp.concatenate([x, feats], axis=-1)
+            return nn.relu(_dense(self.hidden)(x))
+        r, width = self.rows, ROW
+        agents, rest = obs[..., : r * ROW], obs[..., r * ROW:]
+        if self.ego_frame:
+            agents, rest = egocentric(obs, r)
+            width = ROW + 5
+        if self.kind == "attention":
+            agents = agents.reshape(obs.shape[:-1] + (r, width))
+            e = nn.relu(_dense(self.hidden)(agents))
+            seen = agents[..., 0] > 0.5
+            seen = seen.at[..., 0].set(True)  # the ego row is always there
+            mask = seen[..., None, None, :]  # [..., heads, q, k] broadcast
+            e = e + nn.MultiHeadDotProductAttention(num_heads=4, qkv_features=self.hidden)(e, e, mask=mask)
+            x = jnp.concatenate([e[..., 0, :], rest, feats], axis=-1)
+            return nn.relu(_dense(self.hidden)(x))
+        x = jnp.concatenate([agents, rest, feats], axis=-1)
+        x = nn.relu(_dense(self.hidden)(x))
+        return nn.relu(_dense(self.hidden)(x))
+
+
+# ----------------------------------------------------------------------------- actor and critics
+class Actor(nn.Module):
+    """Per agent: logits float32[..., 27] (discrete) or Beta concentrations float32[..., 3, 2] (> 1)."""
+
+    discrete: bool = True
+    n_actions: int = 27
+    encoder: str = "mlp"
+    hidden: int = 128
+    rows: int = 0
+    ego_frame: bool = True
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, feats: jax.Array) -> jax.Array:
+        x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, feats)
+        if self.discrete:
+            return _dense(self.n_actions, 0.01)(x)
+        out = _dense(6, 0.01)(x).reshape(x.shape[:-1] + (3, 2))
+        return 1.0 + nn.softplus(out)
+
+
+class Critic(nn.Module):
+    """Values float32[..., N] of every agent, from observations [..., N, F].
+
+    centralised=True (MAPPO): each agent's observation is encoded, the embeddings of its team are
+    concatenated (in slot order, zero padded) with the team's one-hot, and a team head gives one value
+    per slot. centralised=False (IPPO): each agent's value from its own observation.
+    """
+
+    layout: AgentLayout
+    centralised: bool = True
+    encoder: str = "mlp"
+    hidden: int = 128
+    rows: int = 0
+    ego_frame: bool = True
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, self.layout.features())
+        if not self.centralised:
+            return _dense(1, 1.0)(x)[..., 0]
+        team = self.layout.gather_teams(x)  # [..., 2, S, H]
+        team = team.reshape(team.shape[:-2] + (-1,))
+        team = jnp.concatenate([team, jnp.broadcast_to(jnp.eye(2), team.shape[:-2] + (2, 2))], axis=-1)
+        h = nn.relu(_dense(self.hidden)(team))
+        return self.layout.scatter_agents(_dense(self.layout.max_team, 1.0)(h))
+
+
+# ----------------------------------------------------------------------------- distributions
+def distribution(out: jax.Array, discrete: bool) -> distrax.Distribution:
+    """The action distribution of an actor output: Categorical over 27, or a Beta per control on
+    [0, 1] (mapped to [-1, 1] by `to_action`); batch shape the output's leading axes."""
+    if discrete:
+        return distrax.Categorical(logits=out)
+    return distrax.Independent(distrax.Beta(out[..., 0], out[..., 1]), 1)
+
+
+BETA_EPS = 1e-6
+
+
+def sample(key: jax.Array, out: jax.Array, discrete: bool) -> tuple[jax.Array, jax.Array]:
+    """(action int32[...] or float32[..., 3] in [-1, 1], its log-probability float32[...])."""
+    dist = distribution(out, discrete)
+    x = dist.sample(seed=key)
+    if discrete:
+        return x.astype(jnp.int32), dist.log_prob(x)
+    x = jnp.clip(x, BETA_EPS, 1.0 - BETA_EPS)
+    return 2.0 * x - 1.0, dist.log_prob(x)
+
+
+def log_prob(out: jax.Array, action: jax.Array, discrete: bool) -> jax.Array:
+    """Log-probability of an action taken by `sample` (the Beta's, on [0, 1]; the constant Jacobian
+    of the map to [-1, 1] cancels in every ratio)."""
+    dist = distribution(out, discrete)
+    if discrete:
+        return dist.log_prob(action)
+    return dist.log_prob(jnp.clip((action + 1.0) / 2.0, BETA_EPS, 1.0 - BETA_EPS))
+
+
+def greedy(out: jax.Array, discrete: bool) -> jax.Array:
+    """The mode: argmax logit, or the Beta's mode (alpha - 1) / (alpha + beta - 2) mapped to [-1, 1]."""
+    if discrete:
+        return jnp.argmax(out, axis=-1).astype(jnp.int32)
+    a, b = out[..., 0], out[..., 1]
+    return 2.0 * (a - 1.0) / jnp.maximum(a + b - 2.0, 1e-6) - 1.0

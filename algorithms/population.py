@@ -1,0 +1,49 @@
+"""Populations of trained and scripted policies for the battle game (`algorithms.game.BattleGame`).
+
+A member's params: {"network": bool[] (use the actor), "actor": actor params, "scripted": the
+scripted params of `algorithms.game.scripted_params`}. Trained checkpoints and the yardsticks
+(random, chaser, circler) share this one tree, so any mix of them stacks into one population and a
+whole cross-play matrix is one compiled call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+
+import gigastep_jax as gj
+from algorithms import game, networks
+
+
+def network_member(actor_params: Any) -> dict:
+    return dict(network=jnp.bool_(True), actor=actor_params, scripted=game.scripted_params("random"))
+
+
+def scripted_member(actor_like: Any, spec: str) -> dict:
+    """A scripted policy ("random", "chaser:eps=0.3", ...) with zeroed actor params of the right shape."""
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, actor_like)
+    return dict(network=jnp.bool_(False), actor=zeros, scripted=game.parse_spec(spec))
+
+
+def make_apply(actor: networks.Actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False):
+    """The BattleGame apply function of these members: (params, key, env, state) -> action for all N.
+
+    The network observes with `env.observe` (the game steps with `env.transition`) and samples its
+    action (or takes the mode with `greedy`)."""
+    feats = layout.features()
+
+    def apply(params: dict, key: jax.Array, env: gj.Env, state: gj.EnvState) -> jax.Array:
+        k_obs, k_act, k_scr = jax.random.split(key, 3)
+        obs = env.observe(k_obs, state)
+        out = actor.apply(params["actor"], obs, feats)
+        net = networks.greedy(out, discrete) if greedy else networks.sample(k_act, out, discrete)[0]
+        scr = game.scripted_apply(params["scripted"], k_scr, env, state)
+        return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr)
+
+    return apply
+
+
+def stack_members(members: Sequence[dict]) -> dict:
+    return game.stack(list(members))

@@ -1,0 +1,305 @@
+"""Self-play MAPPO / IPPO trained end to end inside `jit` (PureJaxRL's shape, in small pieces).
+
+    learner = make_train(config)           # config: algorithms.config.TrainConfig, checked here
+    state = learner.init(key)              # TrainState
+    state, sums = learner.chunk(state)     # `config.updates_per_chunk` updates, one compiled call
+    state = learner.train(key)             # the whole run, jittable: jax.vmap(learner.train)(keys)
+
+One update: a rollout of `rollout_steps` steps of `num_envs` auto-resetting environments (each
+opponent group plays its opponent: the current policy, a pool snapshot or a scripted policy), GAE,
+then PPO epochs over minibatches of whole environments. Trajectories are [T, B, N, ...] with agents
+in the environment's order. Metrics are sums reduced inside `jit` (bounded memory over any run).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+import gigastep_jax as gj
+from algorithms import networks, ppo, selfplay
+from algorithms.config import TrainConfig, check
+
+# Opponent categories for the metrics: the current policy, a pool snapshot, then each fixed kind.
+CATEGORIES = ("self", "pool") + selfplay.FIXED
+
+
+@struct.dataclass
+class TrainState:
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any
+    env_state: gj.EnvState  # leaves [B, ...]
+    obs: jax.Array  # [B, N, *obs_shape]
+    episode_return: jax.Array  # float32[B, N], return so far of each running episode
+    pool: selfplay.PoolState
+    key: jax.Array
+    update: jax.Array  # int32[], updates done
+
+
+class Trajectory(NamedTuple):
+    """One rollout, leaves [T, B, N, ...]."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array  # float32[T, B, N]
+    value: jax.Array  # float32[T, B, N]
+    reward: jax.Array  # float32[T, B, N]
+    done: jax.Array  # bool[T, B, N]: the agent's trajectory ended at this step (death or episode end)
+    bootstrap: jax.Array  # float32[T, B, N]: value to continue with after a done step (truncation)
+    mask: jax.Array  # bool[T, B, N]: trained on (alive, on the learner's side)
+
+
+class Learner:
+    """The static pieces of a run (environment, networks, optimiser) and its pure functions."""
+
+    def __init__(self, config: TrainConfig):
+        self.env = check(config)
+        self.config = config
+        env = self.env
+        self.layout = networks.AgentLayout.of(env)
+        self.feats = self.layout.features()
+        rows = min(env.n_agents, 15)
+        ego = config.ego_frame and config.encoder != "cnn"
+        self.actor = networks.Actor(env.discrete, env.n_actions if env.discrete else 3, config.encoder, config.hidden,
+                                    rows, ego)
+        self.critic = networks.Critic(self.layout, config.critic == "mappo", config.encoder, config.hidden, rows, ego)
+        self.batched = gj.BatchedEnv(env, config.num_envs)
+        b, g = config.num_envs, config.opponent_groups
+        self.side = jnp.arange(b, dtype=jnp.int32) % 2  # the learner's team in each environment
+        self.group = jnp.arange(b, dtype=jnp.int32) // (b // g)
+        self.fixed = tuple(config.fixed_opponents)
+        self.category_of_fixed = jnp.asarray([CATEGORIES.index(f) for f in self.fixed] or [0], jnp.int32)
+        n_minibatch_steps = config.epochs * config.minibatches
+        lr = config.learning_rate
+        if config.anneal_lr:
+            lr = optax.linear_schedule(lr, 0.0, config.num_updates * n_minibatch_steps)
+        self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+        self.chunk = jax.jit(self._chunk, donate_argnums=0)
+
+    # ------------------------------------------------------------------ init
+    def init_params(self, key: jax.Array) -> dict:
+        env = self.env
+        obs = jnp.zeros((env.n_agents,) + tuple(env.obs_shape), env.obs_dtype)
+        k_a, k_c = jax.random.split(key)
+        return dict(actor=self.actor.init(k_a, obs, self.feats), critic=self.critic.init(k_c, obs))
+
+    def init(self, key: jax.Array) -> TrainState:
+        k_params, k_env, k_run = jax.random.split(key, 3)
+        params = self.init_params(k_params)
+        obs, env_state = self.batched.reset(k_env)
+        return TrainState(
+            params=params,
+            opt_state=self.tx.init(params),
+            env_state=env_state,
+            obs=obs,
+            episode_return=jnp.zeros((self.config.num_envs, self.env.n_agents), jnp.float32),
+            pool=selfplay.init(params["actor"], self.config.pool_size, len(self.fixed)),
+            key=k_run,
+            update=jnp.int32(0),
+        )
+
+    # ------------------------------------------------------------------ acting
+    def policy_out(self, actor_params, obs: jax.Array) -> jax.Array:
+        """Actor output for obs [..., N, *obs_shape] -> [..., N, A]."""
+        return self.actor.apply(actor_params, obs, self.feats)
+
+    def _scripted(self, key: jax.Array, env_state: gj.EnvState, b: int) -> jax.Array:
+        """Actions of every fixed opponent kind in b environments: [F, b, N, ...]."""
+        keys = jax.random.split(key, b)
+        acts = [jax.vmap(gj.policies.get(f), in_axes=(0, None, 0))(keys, self.env, env_state) for f in self.fixed]
+        return jnp.stack(acts)
+
+    def act(self, key, params, pool, opponent, obs, env_state):
+        """All agents' actions in every environment; opponent int32[G] per group (SELF in the first
+        `self_play_groups`, which need no opponent work).
+
+        Returns (action [B, N, ...], log_prob float32[B, N], value float32[B, N], learner bool[B, N]:
+        the agent acts with the learner's policy: on its side, or every agent against SELF)."""
+        cfg, n_pool = self.config, selfplay.size(pool)
+        b, g, g_self = cfg.num_envs, cfg.opponent_groups, cfg.self_play_groups
+        b_self = b // g * g_self
+        k_l, k_o, k_s = jax.random.split(key, 3)
+        out = self.policy_out(params["actor"], obs)
+        value = self.critic.apply(params["critic"], obs)
+        action, log_prob = networks.sample(k_l, out, self.env.discrete)
+        opp = opponent[self.group]  # [B]
+        learner = (jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]) | (opp == selfplay.SELF)[:, None]
+        if g_self == g:
+            return action, log_prob, value, learner
+        # Only the environments of the opponent groups: [B', ...] with B' = B - b_self.
+        obs_o = obs[b_self:]
+        opp_params = selfplay.opponent_params(pool, params["actor"], opponent[g_self:])
+        opp_out = jax.vmap(self.policy_out)(opp_params, obs_o.reshape((g - g_self, b // g) + obs.shape[1:]))
+        opp_action, _ = networks.sample(k_o, opp_out.reshape(out[b_self:].shape), self.env.discrete)
+        if self.fixed:
+            sub = jax.tree_util.tree_map(lambda a: a[b_self:], env_state)
+            scripted = self._scripted(k_s, sub, b - b_self)  # [F, B', N, ...]
+            o = opp[b_self:]
+            kind = jnp.clip(o - n_pool, 0, len(self.fixed) - 1)
+            pick = scripted[kind, jnp.arange(b - b_self)]
+            is_fixed = (o >= n_pool).reshape((b - b_self,) + (1,) * (opp_action.ndim - 1))
+            opp_action = jnp.where(is_fixed, pick, opp_action)
+        opp_action = jnp.concatenate([action[:b_self], opp_action])
+        sel = learner.reshape(learner.shape + (1,) * (action.ndim - 2))
+        return jnp.where(sel, action, opp_action), log_prob, value, learner
+
+    # ------------------------------------------------------------------ rollout
+    def rollout(self, state: TrainState, opponent: jax.Array):
+        """`rollout_steps` steps of the batch. Returns (state, Trajectory [T, B, N], metric sums)."""
+        cfg, env = self.config, self.env
+        n_cat = len(CATEGORIES)
+        n_pool = selfplay.size(state.pool)
+        opp = opponent[self.group]
+        category = jnp.where(opp == selfplay.SELF, 0, jnp.where(opp < n_pool, 1,
+                             self.category_of_fixed[jnp.clip(opp - n_pool, 0, max(len(self.fixed) - 1, 0))]))
+
+        def step(carry, key):
+            env_state, obs, ep_ret, sums = carry
+            k_act, k_env = jax.random.split(key)
+            action, log_prob, value, learner = self.act(k_act, state.params, state.pool, opponent, obs, env_state)
+            alive_pre, length = env_state.alive, env_state.t + 1
+            obs_next, env_state, reward, done, info = self.batched.step(k_env, env_state, action)
+            ended = info["terminated"] | info["truncated"]  # [B]
+            alive_end = alive_pre & (info["death_cause"] == 0)
+            truncated = info["truncated"][:, None] & alive_end
+            boot = jax.lax.cond(
+                truncated.any(),
+                lambda o: self.critic.apply(state.params["critic"], o),
+                lambda o: jnp.zeros(o.shape[:2], jnp.float32),
+                info["final_obs"],
+            )
+            traj = Trajectory(obs, action, log_prob, value, reward, done, jnp.where(truncated, boot, 0.0),
+                              alive_pre & learner)
+            # Episode statistics of the learner's side (both sides against SELF).
+            ep_ret = ep_ret + reward
+            mine = jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]
+            score = jnp.where(info["winner"] == self.side, 1.0, jnp.where(info["winner"] == 1 - self.side, 0.0, 0.5))
+            e = ended.astype(jnp.float32)
+            team_ret = (ep_ret * mine).sum(-1)
+            sums = dict(
+                games=sums["games"].at[category].add(e),
+                score=sums["score"].at[category].add(e * score),
+                group_games=sums["group_games"].at[self.group].add(e),
+                group_score=sums["group_score"].at[self.group].add(e * score),
+                episode_return=sums["episode_return"] + (e * team_ret).sum(),
+                episode_length=sums["episode_length"] + (e * length).sum(),
+            )
+            ep_ret = jnp.where(ended[:, None], 0.0, ep_ret)
+            return (env_state, obs_next, ep_ret, sums), traj
+
+        sums = dict(games=jnp.zeros(n_cat), score=jnp.zeros(n_cat), group_games=jnp.zeros(cfg.opponent_groups),
+                    group_score=jnp.zeros(cfg.opponent_groups), episode_return=jnp.float32(0.0),
+                    episode_length=jnp.float32(0.0))
+        key, k_roll = jax.random.split(state.key)
+        carry = (state.env_state, state.obs, state.episode_return, sums)
+        (env_state, obs, ep_ret, sums), traj = jax.lax.scan(step, carry, jax.random.split(k_roll, cfg.rollout_steps))
+        state = state.replace(env_state=env_state, obs=obs, episode_return=ep_ret, key=key)
+        return state, traj, sums
+
+    # ------------------------------------------------------------------ learning
+    def loss(self, params, mb: ppo.Batch):
+        """The PPO loss of a minibatch (inputs: obs, action, old log_prob, old value; [T, b, N, ...])."""
+        cfg = self.config
+        obs, action, old_log_prob, old_value = mb.inputs
+        out = self.policy_out(params["actor"], obs)
+        log_prob = networks.log_prob(out, action, self.env.discrete)
+        entropy = networks.distribution(out, self.env.discrete).entropy()
+        pi_loss, metrics = ppo.policy_loss(log_prob, old_log_prob, mb.advantages, cfg.clip_eps, mb.mask)
+        value = self.critic.apply(params["critic"], obs)
+        v_loss = ppo.value_loss(value, old_value, mb.returns, cfg.value_clip_eps, mb.mask)
+        w = mb.mask.astype(jnp.float32)
+        entropy = (entropy * w).sum() / jnp.maximum(w.sum(), 1.0)
+        total = pi_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
+        return total, dict(metrics, policy_loss=pi_loss, value_loss=v_loss, entropy=entropy)
+
+    def update(self, state: TrainState):
+        """One update: draw opponents, roll out, GAE, PPO epochs, maybe snapshot into the pool."""
+        cfg = self.config
+        key, k_opp, k_ppo = jax.random.split(state.key, 3)
+        drawn = selfplay.draw(k_opp, state.pool, cfg.opponent_groups - cfg.self_play_groups, cfg.opponent_sampling,
+                              len(self.fixed))
+        opponent = jnp.concatenate([jnp.full(cfg.self_play_groups, selfplay.SELF, jnp.int32), drawn])
+        state, traj, sums = self.rollout(state.replace(key=key), opponent)
+        last_value = self.critic.apply(state.params["critic"], state.obs)
+        advantages, returns = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value,
+                                      cfg.gamma, cfg.gae_lambda)
+        advantages = ppo.normalize_advantages(advantages, traj.mask)
+        batch = ppo.Batch((traj.obs, traj.action, traj.log_prob, traj.value), advantages, returns, traj.mask)
+        params, opt_state, metrics = ppo.ppo_update(k_ppo, state.params, state.opt_state, batch, self.loss, self.tx,
+                                                    cfg.epochs, cfg.minibatches)
+        pool = selfplay.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)
+        update = state.update + 1
+        pool = jax.lax.cond(update % cfg.snapshot_every == 0,
+                            lambda p: selfplay.add(p, params["actor"], update), lambda p: p, pool)
+        state = state.replace(params=params, opt_state=opt_state, pool=pool, update=update)
+        metrics = dict(metrics, trained_agent_steps=traj.mask.sum().astype(jnp.float32))
+        return state, dict(sums=sums, metrics=metrics)
+
+    def _chunk(self, state: TrainState):
+        """`updates_per_chunk` updates; returns (state, sums over the chunk of every metric)."""
+
+        def body(carry, _):
+            state, acc = carry
+            state, m = self.update(state)
+            return (state, jax.tree_util.tree_map(jnp.add, acc, m)), None
+
+        zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(self.update, state)[1])
+        (state, acc), _ = jax.lax.scan(body, (state, zeros), None, length=self.config.updates_per_chunk)
+        return state, acc
+
+    def train(self, key: jax.Array) -> TrainState:
+        """The whole run in one jittable function (no checkpoints): `jax.vmap(learner.train)(keys)`."""
+        state = self.init(key)
+
+        def body(_, state):
+            return self._chunk(state)[0]
+
+        return jax.lax.fori_loop(0, self.config.checkpoints, body, state)
+
+
+def make_train(config: TrainConfig) -> Learner:
+    return Learner(config)
+
+
+def summarize(sums: dict, updates: int) -> dict[str, float]:
+    """Chunk sums -> readable metrics: win rates per opponent category, mean losses, episode stats."""
+    s = jax.tree_util.tree_map(np.asarray, sums)
+    out: dict[str, float] = {}
+    games, score = s["sums"]["games"], s["sums"]["score"]
+    for i, name in enumerate(CATEGORIES):
+        if i > 0 and games[i] > 0:
+            out[f"win_rate_vs_{name}"] = float(score[i] / games[i])
+            out[f"games_vs_{name}"] = float(games[i])
+    episodes = float(games.sum())
+    out["episodes"] = episodes
+    if episodes:
+        out["episode_return"] = float(s["sums"]["episode_return"] / episodes)
+        out["episode_length"] = float(s["sums"]["episode_length"] / episodes)
+    for k, v in s["metrics"].items():
+        out[k] = float(v / updates) if k != "trained_agent_steps" else float(v)
+    return out
+
+
+# ----------------------------------------------------------------------------- devices
+def shard(state: TrainState, devices=None) -> TrainState:
+    """Split the environment batch of a state across devices (the rest replicated).
+
+    Under `jit` the compiled update then runs data-parallel (GSPMD): each device steps its share of
+    the environments, and the loss, a mean over the global batch, averages gradients across devices.
+    """
+    devices = jax.devices() if devices is None else devices
+    mesh = Mesh(np.asarray(devices), ("batch",))
+    batch, replicated = NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
+    b = state.obs.shape[0]
+    if b % len(devices):
+        raise ValueError(f"num_envs ({b}) must be divisible by the number of devices ({len(devices)})")
+    per_env = state.replace(env_state=jax.device_put(state.env_state, batch), obs=jax.device_put(state.obs, batch),
+                            episode_return=jax.device_put(state.episode_return, batch))
+    rest = dict(params=state.params, opt_state=state.opt_state, pool=state.pool, key=state.key, update=state.update)
+    return per_env.replace(**jax.device_put(rest, replicated))
