@@ -1,0 +1,59 @@
+"""`gigastep-jax prefgame`: iterates, JSON-lines metrics, curves and the payoff matrix over iterates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from algorithms.cli import main
+
+
+def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
+    out = tmp_path / "pg"
+    args = ["prefgame", "--algo", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
+            "--epochs", "2", "--minibatches", "2", "--d-model", "32", "--layers", "1", "--sft-steps", "0",
+            "--eval-samples", "256", "--payoff-games", "32", "--payoff-iterates", "3", "--out", str(out)]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        assert r["algo"] == "spo"
+        assert 0.0 <= r["exploitability"] <= 0.5 * 0.8 + 1e-6  # noise 0.1 shrinks the game by 1 - 2·0.1
+        assert 0.0 <= r["win_rate_vs_reference"] <= 1.0 and r["kl_to_reference"] > -0.05
+        assert len(r["class_marginal"]) == 3
+    assert sorted(p.name for p in (out / "iterates").iterdir()) == [f"iterate_{t:04d}" for t in range(4)]
+    for name in ("curves.png", "payoff_heatmap.png", "ratings.png", "nash_mixture.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    report = json.loads((out / "report.json").read_text())
+    assert report["names"] == ["t0", "t2", "t3"]  # 3 evenly spaced iterates of 0..3
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["final"]["iteration"] == 3 and summary["payoff"]["names"] == report["names"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["learner"]["algo"] == "spo" and config["lm"]["prefix_mod"] == 3
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--k", "1"], "--k must be >= 2, got 1"),
+        (["--iterations", "0"], "--iterations must be >= 1"),
+        (["--noise", "0.9"], r"--noise must be in \[0, 0.5\]"),
+        (["--algo", "inpo", "--eta", "0.05", "--tau", "0.1"], "inpo needs tau < eta"),
+    ],
+)
+def test_prefgame_bad_input_exits_2(tmp_path, capsys, extra, message):
+    assert main(["prefgame", "--out", str(tmp_path / "x"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gigastep-jax prefgame: error: ")
+    assert len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(message, err)
+    assert not (tmp_path / "x" / "metrics.jsonl").exists()
+
+
+def test_prefgame_unknown_choice_is_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["prefgame", "--judge", "pairrm"])
+    assert exc.value.code == 2 and "invalid choice: 'pairrm'" in capsys.readouterr().err
