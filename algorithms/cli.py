@@ -1,4 +1,4 @@
-"""`gigastep-jax` command line: render and eval (train, bench and prefgame join as they land)."""
+"""`gigastep-jax` command line: train, eval, render (and prefgame)."""
 
 from __future__ import annotations
 
@@ -47,35 +47,41 @@ EVAL_SPEC_HELP = (
 )
 
 
-def _eval_population(policies: str):
-    """POLICIES argument -> (stacked params, names); run directories wait for the learner."""
+def _eval_population(policies: str, scenario: str):
+    """POLICIES argument -> (env, game, stacked params, names).
+
+    A run directory (from `gigastep-jax train`) gives its checkpoints plus the yardsticks random and
+    chaser, on the run's own scenario; otherwise a list of scripted specs on `scenario`.
+    """
+    import gigastep_jax as gj
     from algorithms import game
 
     if Path(policies).is_dir():
-        raise ValueError(
-            f"{policies!r} is a directory: evaluating a run directory needs the learner (gigastep-jax train), "
-            f"which has not landed yet; accepted now: {EVAL_SPEC_HELP}"
-        )
-    return game.scripted_population([s for s in policies.split(",")])
+        from algorithms import runner
+
+        return runner.run_population(policies)
+    env = gj.make(scenario)  # unknown names raise ValueError with close matches
+    population, names = game.scripted_population([s for s in policies.split(",")])
+    return env, game.BattleGame(env, game.scripted_apply), population, names
 
 
 def _eval(args: argparse.Namespace) -> int:
     if args.games < 1:
         raise ValueError(f"--games must be >= 1, got {args.games}")
-    population, names = _eval_population(args.policies)
+    env, game, population, names = _eval_population(args.policies, args.scenario)
 
     import jax
     from rich.console import Console
     from rich.table import Table
 
-    import gigastep_jax as gj
     from algorithms import evaluation, plots
-    from algorithms.game import BattleGame, scripted_apply
+    from algorithms.game import BattleGame
 
-    env = gj.make(args.scenario)  # unknown names raise ValueError with close matches
+    args.scenario = env.name
     out = Path(args.out)
     console = Console(stderr=True)
-    game = BattleGame(env, scripted_apply, max_steps=args.max_steps)
+    if args.max_steps is not None:
+        game = BattleGame(env, game.apply_fn, max_steps=args.max_steps)
     p = len(names)
     with console.status(f"compiling and playing {p}x{p} pairs x {args.games} battles of {args.scenario} ..."):
         matrix = evaluation.payoff_matrix(game, population, args.games, jax.random.PRNGKey(args.seed), names=names)
@@ -113,6 +119,40 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from algorithms import runner
+    from algorithms.config import TrainConfig
+
+    fields = dict(scenario=args.scenario, total_steps=args.steps, num_envs=args.num_envs,
+                  rollout_steps=args.rollout_steps, epochs=args.epochs, minibatches=args.minibatches,
+                  learning_rate=args.lr, critic=args.critic, encoder=args.encoder, hidden=args.hidden,
+                  pool_size=args.pool_size, snapshot_every=args.snapshot_every,
+                  opponent_sampling=args.opponent_sampling, self_play_fraction=args.self_play_fraction,
+                  fixed_opponents=tuple(f for f in args.fixed_opponents.split(",") if f),
+                  checkpoints=args.checkpoints, seed=args.seed, entropy_coef=args.entropy_coef)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    config = TrainConfig(**fields)
+    console = Console(stderr=True)
+    console.print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} env-steps "
+                  f"= {config.num_updates * config.steps_per_update:,} env-steps, {config.checkpoints} checkpoints "
+                  f"-> {args.out}")
+    summary = runner.train(config, args.out, resume=args.resume, eval_games=args.eval_games,
+                           final_games=args.final_games, crossplay_games=args.crossplay_games)
+    final = summary.get("final_eval", {})
+    if final:
+        console.print("final policy: " + ", ".join(f"vs {k} {v['win_rate']:.3f} ({v['games']} battles)"
+                                                   for k, v in final.items()))
+    cross = summary.get("crossplay")
+    if cross:
+        console.print(f"latest checkpoint vs first: {cross['latest_vs_first']:.3f}; figures: "
+                      + ", ".join(cross["figures"].values()))
+    print(json.dumps(dict(run=summary["run"], final_eval={k: v["win_rate"] for k, v in final.items()},
+                          latest_vs_first=cross["latest_vs_first"] if cross else None)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gigastep-jax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,8 +168,34 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=int, default=20)
     render.set_defaults(func=_render)
 
+    tr = sub.add_parser("train", help="self-play MAPPO/IPPO: checkpoints, metrics, cross-play figures")
+    tr.add_argument("--scenario", default="identical_5_vs_5_fobs_vec_void_disc", help="a name from gigastep_jax.list_scenarios()")
+    tr.add_argument("--steps", type=int, default=None, help="environment steps (default: TrainConfig's)")
+    tr.add_argument("--out", default="runs/identical_5_vs_5", help="run folder (checkpoints, metrics, figures)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    tr.add_argument("--num-envs", type=int, default=None)
+    tr.add_argument("--rollout-steps", type=int, default=None)
+    tr.add_argument("--epochs", type=int, default=None)
+    tr.add_argument("--minibatches", type=int, default=None)
+    tr.add_argument("--lr", type=float, default=None)
+    tr.add_argument("--entropy-coef", type=float, default=None)
+    tr.add_argument("--critic", default=None, help="mappo (centralised team critic) or ippo")
+    tr.add_argument("--encoder", default=None, help="mlp or attention (vector obs), cnn (RGB obs)")
+    tr.add_argument("--hidden", type=int, default=None)
+    tr.add_argument("--pool-size", type=int, default=None)
+    tr.add_argument("--snapshot-every", type=int, default=None, help="updates between pool snapshots")
+    tr.add_argument("--opponent-sampling", default=None, help="uniform, latest or pfsp")
+    tr.add_argument("--self-play-fraction", type=float, default=None, help="share of environments against the current policy")
+    tr.add_argument("--fixed-opponents", default="random,chaser", help="scripted opponents in the pool (comma-separated; '' for none)")
+    tr.add_argument("--checkpoints", type=int, default=None)
+    tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--eval-games", type=int, default=64, help="battles vs random/chaser/circler after each checkpoint")
+    tr.add_argument("--final-games", type=int, default=1000, help="battles of the final policy vs each yardstick")
+    tr.add_argument("--crossplay-games", type=int, default=64, help="battles per pair of checkpoints")
+    tr.set_defaults(func=_train)
+
     ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")
-    ev.add_argument("policies", metavar="POLICIES", help=EVAL_SPEC_HELP + "; or a RUN_DIR (needs the learner)")
+    ev.add_argument("policies", metavar="POLICIES", help=EVAL_SPEC_HELP + "; or a RUN_DIR of gigastep-jax train (its checkpoints and the yardsticks)")
     ev.add_argument("--scenario", default="identical_5_vs_5_fobs_vec_void_disc", help="a name from gigastep_jax.list_scenarios()")
     ev.add_argument("--games", type=int, default=64, help="battles per ordered pair (half with each policy as team A)")
     ev.add_argument("--out", default="out/eval", help="folder for matrix.json/.csv, report.json and the figures")
