@@ -39,27 +39,6 @@ def _hyper(args: argparse.Namespace) -> dict:
     return hyper
 
 
-def plot_curves(rows: list[dict], path, keys=("exploitability", "exploitability_average", "win_rate_vs_reference",
-                                              "kl_to_reference"), title: str = "") -> str:
-    """One panel per metric against the iteration (the metrics of `run_selfplay`); returns the PNG path."""
-    from algorithms import plots
-
-    plt = plots.plt
-    keys = [k for k in keys if any(k in r for r in rows)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.0 * len(keys), 3.2), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        xs = [r["iteration"] for r in rows if key in r]
-        ax.plot(xs, [r[key] for r in rows if key in r], "o-", ms=3)
-        ax.set_xlabel("iteration")
-        ax.set_title(key.replace("_", " "), fontsize=9)
-        ax.grid(alpha=0.3)
-        if key.startswith("exploitability"):
-            ax.axhline(0.0, color="black", lw=0.8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return plots._save(fig, path)
-
-
 def _payoff(args, result, out: Path) -> dict:
     """Payoff matrix over (up to --payoff-iterates) iterates, its report and figures."""
     import jax
@@ -90,7 +69,7 @@ def _prefgame(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from algorithms.preference import lm
+    from algorithms.preference import figures, lm
     from algorithms.preference.learners import LearnerConfig
     from algorithms.preference.run import make_judge, run_selfplay
 
@@ -116,7 +95,7 @@ def _prefgame(args: argparse.Namespace) -> int:
         result = run_selfplay(config, judge, learner_config, args.iterations, jax.random.PRNGKey(args.seed),
                               sft_steps=args.sft_steps, eval_samples=args.eval_samples, out_dir=out, callback=show)
     files = [str(out / "metrics.jsonl"), str(out / "iterates"),
-             plot_curves(result.metrics, out / "curves.png", title=f"{args.algo}, judge {judge.name}")]
+             figures.plot_curves(result.metrics, out / "curves.png", title=f"{args.algo}, judge {judge.name}")]
     summary = dict(algo=args.algo, judge=args.judge, iterations=args.iterations, final=result.metrics[-1])
     if args.payoff_games:
         with console.status("payoff matrix over the iterates ..."):
