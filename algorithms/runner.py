@@ -134,6 +134,8 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
                 row.update({f"eval_vs_{k}": v["win_rate"] for k, v in ev.items()})
             checkpoint.save(mngr, c + 1, state, config, row)
             _append(out / "metrics.jsonl", row)
+            if os.environ.get("GIGASTEP_JAX_TEST_PAUSE"):  # lets the kill-and-resume test kill mid-run
+                time.sleep(float(os.environ["GIGASTEP_JAX_TEST_PAUSE"]))
             rows.append(row)
             if on_chunk is not None:
                 on_chunk(row)
