@@ -13,7 +13,7 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     out = tmp_path / "pg"
     args = ["prefgame", "--algo", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
             "--epochs", "2", "--minibatches", "2", "--d-model", "32", "--layers", "1", "--sft-steps", "0",
-            "--eval-samples", "256", "--payoff-games", "32", "--payoff-iterates", "3", "--out", str(out)]
+            "--eval-samples", "256", "--payoff-games", "16", "--payoff-iterates", "3", "--out", str(out)]
     assert main(args) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]

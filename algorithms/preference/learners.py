@@ -49,11 +49,11 @@ class LearnerConfig:
     """
 
     algo: str = "sppo"
-    prompts: int = 16
+    prompts: int = 32
     k_samples: int = 8
-    epochs: int = 4
-    minibatches: int = 2
-    lr: float = 1e-3
+    epochs: int = 8
+    minibatches: int = 4
+    lr: float = 3e-3
     eta: float = 1.0
     tau: float = 0.1
     beta: float = 0.1
