@@ -62,7 +62,7 @@ def build(env, batch: int, mode: str, steps: int = STEPS):
             if mode == "plain":
                 finished = finished + jax.vmap(env.episode_over)(state).sum()
                 obs, state, reward, _, info = jax.vmap(env.step)(jax.random.split(k_step, batch), state, actions(k_act))
-                final = obs
+                final = jnp.zeros((), obs.dtype)  # no final observations without auto-reset
             elif mode == "autoreset":
                 obs, state, reward, _, info = batched.step(k_step, state, actions(k_act))
                 final = info["final_obs"]
@@ -71,7 +71,8 @@ def build(env, batch: int, mode: str, steps: int = STEPS):
                 final = info["final_obs"]
             return (state, acc + reward.sum(), finished, obs, final), None
 
-        init = (state, jnp.float32(0.0), jnp.int32(0), obs, obs)
+        # Carrying `obs` twice in plain mode would make XLA copy the whole buffer every step.
+        init = (state, jnp.float32(0.0), jnp.int32(0), obs, jnp.zeros((), obs.dtype) if mode == "plain" else obs)
         (_, acc, finished, obs, final), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
         return acc, finished, obs, final
 

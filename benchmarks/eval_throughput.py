@@ -12,6 +12,7 @@ Prints one JSON object per configuration:
 
     python benchmarks/eval_throughput.py                 # everything (about 3 minutes on 2 cores)
     python benchmarks/eval_throughput.py --only crossplay
+    python benchmarks/eval_throughput.py --smoke         # 2 x 2 policies, 1 game, 16-policy ratings (a check)
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -30,13 +32,14 @@ LIMIT_S = 60.0
 
 
 def _device() -> dict:
-    import jax
+    """Device, CPU model and count, load, JAX version: env_throughput.py's description of the machine."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import env_throughput  # noqa: PLC0415  (imported late: the ratings' child processes skip JAX)
 
-    return dict(device=str(jax.devices()[0].device_kind), platform=jax.default_backend(),
-                cpu=platform.processor() or platform.machine(), jax_version=jax.__version__)
+    return env_throughput.device_info()
 
 
-def crossplay(games_per_pair: int, early_exit: bool) -> dict:
+def crossplay(games_per_pair: int, early_exit: bool, policies: int = POLICIES) -> dict:
     import jax
 
     import gigastep_jax as gj
@@ -44,7 +47,7 @@ def crossplay(games_per_pair: int, early_exit: bool) -> dict:
 
     env = gj.make(SCENARIO)
     game = BattleGame(env, scripted_apply, early_exit=early_exit)
-    epsilons = np.linspace(0.0, 0.75, POLICIES)
+    epsilons = np.linspace(0.0, 0.75, policies)
     population = stack([scripted_params("chaser", float(e)) for e in epsilons])
     key = jax.random.PRNGKey(0)
     t0 = time.perf_counter()
@@ -56,10 +59,10 @@ def crossplay(games_per_pair: int, early_exit: bool) -> dict:
         outcomes = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1), population, population))
         best = min(best, time.perf_counter() - t0)
         rate = np.asarray(outcomes).mean(-1)
-    battles = POLICIES * POLICIES * games_per_pair
+    battles = policies * policies * games_per_pair
     return dict(
         benchmark="eval_throughput", figure="crossplay_battles_per_s", scenario=SCENARIO,
-        policies=f"chaser with epsilon in linspace(0, 0.75, {POLICIES})", matrix=[POLICIES, POLICIES],
+        policies=f"chaser with epsilon in linspace(0, 0.75, {policies})", matrix=[policies, policies],
         games_per_pair=games_per_pair, battles_per_call=battles, early_exit=early_exit,
         max_steps=game.max_steps, battles_per_s=round(battles / best, 1), seconds_per_run=round(best, 3),
         compile_s=round(compile_s, 2), repeats=2,
@@ -130,16 +133,15 @@ def timed_rating(name: str, p: int, games_per_pair: int, isolate: bool) -> dict:
     return dict(row, seconds=round(seconds, 4), **extra)
 
 
-def ratings_rows():
+def ratings_rows(sizes=((16, 64), (128, 16), (1024, 2))):
     import scipy
 
     from algorithms import ratings  # noqa: F401  (fail early if missing)
 
-    for p, games in ((16, 64), (128, 16), (1024, 2)):
+    for p, games in sizes:
         for name in ("nash_lp", "nash_iterative", "bradley_terry", "elo"):
             row = timed_rating(name, p, games, isolate=p >= 1024)
-            yield dict(row, numpy_version=np.__version__, scipy_version=scipy.__version__,
-                       cpu=platform.processor() or platform.machine())
+            yield dict(row, numpy_version=np.__version__, scipy_version=scipy.__version__, **_device())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,7 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=["crossplay", "ratings"], nargs="*")
     parser.add_argument("--games", type=int, default=32, help="battles per ordered pair (early exit)")
     parser.add_argument("--games-fixed", type=int, default=8, help="battles per ordered pair (fixed 500-step scan)")
+    parser.add_argument("--smoke", action="store_true", help="2 x 2 policies, 1 game each, ratings of 16 (a check, not a figure)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        print(json.dumps(crossplay(1, early_exit=True, policies=2)), flush=True)
+        for row in ratings_rows(sizes=((16, 8),)):
+            print(json.dumps(row), flush=True)
+        return
     groups = args.only or ["crossplay", "ratings"]
     if "crossplay" in groups:
         print(json.dumps(crossplay(args.games, early_exit=True)), flush=True)

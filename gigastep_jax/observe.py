@@ -228,24 +228,26 @@ def rgb_obs(state: EnvState, seen, scenario: Scenario, sprite, team, max_health,
     colour = colour[:, :, None, :] * (on[None, :, :, None] * intensity[None, None, :, None])
     colour = colour.astype(jnp.uint8)  # [ego, target, P, 3]
 
-    # One elementwise pass writes each ego's frame (map, border, health bar, waypoint), then one
-    # in-place scatter draws the agents. The pass works on rows of R * 3 bytes: with the channel
-    # as its own minor axis of size 3, XLA's CPU loops would not vectorise (4x slower).
-    flat = jnp.arange(r * 3)
-    channel, column = flat % 3, flat // 3  # [R * 3]
-    row = jnp.arange(r)[:, None]  # [R, 1]
-    hurt = (state.damage_taken > 0)[:, None, None]  # [N, 1, 1]
-    border_value = jnp.where((channel == 0) | ~hurt, 255, 0)  # white, or red after damage
-    filled = row[None] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None, None]
-    bar_value = jnp.where((channel == 1) | ~filled, 255, 0)  # green up to the health fraction
-    on_border = (row == 0) | (row == r - 1) | (column == 0)  # [R, R * 3]
-    on_bar = column == r - 1
+    # Each ego's frame is the environment's map (and waypoint) copied once, then the border rows
+    # x = 0 and x = R - 1 and column y = 0 (white, or red after taking damage) and the health-bar
+    # column y = R - 1 (green up to the health fraction, white above) are written in place, and
+    # one scatter draws the agents. A single select pass over every byte of [N, R, R, 3] (which
+    # masks to apply, recomputed per byte by XLA's CPU loop emitter) cost 4x as much at batch 64.
     base = background[state.map_idx]
     if scenario.waypoints:
         base = draw_waypoint(base[None], state, scenario.arena, r)[0]
-    base = base.reshape(r, r * 3)
-    frames = jnp.where(on_bar, bar_value, jnp.where(on_border, border_value, base)).astype(jnp.uint8)
-    return jax.vmap(draw, in_axes=(0, None, None, 0))(frames.reshape(n, r, r, 3), px_agents, py_agents, colour)
+    white = jnp.full((3,), 255, jnp.uint8)
+    hurt = (state.damage_taken > 0)[:, None]  # [N, 1]
+    border = jnp.where(hurt, jnp.asarray([255, 0, 0], jnp.uint8), white)  # [N, 3]
+    filled = jnp.arange(r)[None, :] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None]  # [N, R]
+    bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), white)  # [N, R, 3]
+    frames = jnp.broadcast_to(base[None], (n, r, r, 3))
+    edge_row = jnp.broadcast_to(border[:, None, None, :], (n, 1, r, 3))
+    frames = jax.lax.dynamic_update_slice(frames, edge_row, (0, 0, 0, 0))
+    frames = jax.lax.dynamic_update_slice(frames, edge_row, (0, r - 1, 0, 0))
+    frames = jax.lax.dynamic_update_slice(frames, jnp.broadcast_to(border[:, None, None, :], (n, r, 1, 3)), (0, 0, 0, 0))
+    frames = jax.lax.dynamic_update_slice(frames, bar[:, :, None, :], (0, 0, r - 1, 0))
+    return jax.vmap(draw, in_axes=(0, None, None, 0))(frames, px_agents, py_agents, colour)
 
 
 def draw_waypoint(images, state: EnvState, arena, r: int):

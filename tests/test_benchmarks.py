@@ -1,0 +1,68 @@
+"""The benchmark scripts still run: each one's smallest configuration, as a subprocess.
+
+Not timed tests (the figures live in benchmarks/RESULTS.md): they check that every script prints
+one JSON object per configuration with the fields RESULTS.md is built from, and positive rates.
+The comparison with the original Gigastep runs ours only, unless a local copy of the original is
+named by GIGASTEP_ORIGINAL (it is never a dependency).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_script(name: str, *args: str) -> list[dict]:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / name), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert rows, out.stdout
+    return rows
+
+
+def check_machine(row: dict) -> None:
+    for key in ("device", "platform", "cpu", "cpu_count", "jax_version"):
+        assert row[key], (key, row)
+
+
+def test_env_throughput_smoke():
+    rows = run_script("env_throughput.py", "--smoke")
+    assert [r["mode"] for r in rows] == ["plain", "autoreset"]
+    for r in rows:
+        check_machine(r)
+        assert r["agent_steps_per_s"] > 0 and r["env_steps_per_s"] > 0
+        assert r["agent_steps_per_s"] == pytest.approx(r["env_steps_per_s"] * r["n_agents"], rel=1e-3)
+        assert r["compile_s"] > 0 and r["seconds_per_run"] > 0
+    assert 0.0 <= rows[0]["finished_fraction"] <= 1.0
+
+
+def test_compare_original_smoke():
+    original = os.environ.get("GIGASTEP_ORIGINAL")
+    args = ["--smoke"] + (["--original", original] if original else [])
+    (row,) = run_script("compare_original.py", *args)
+    check_machine(row)
+    assert row["config"] == "main" and row["target_speedup"] == 3.0
+    assert row["ours"]["agent_steps_per_s"] > 0 and row["ours"]["compile_s"] > 0
+    if original:
+        assert row["original"]["agent_steps_per_s"] > 0 and row["speedup"] > 0
+    else:
+        assert row["original"] is None and row["speedup"] is None
+
+
+def test_eval_throughput_smoke():
+    rows = run_script("eval_throughput.py", "--smoke")
+    cross, *ratings = rows
+    check_machine(cross)
+    assert cross["figure"] == "crossplay_battles_per_s" and cross["battles_per_call"] == 4
+    assert cross["battles_per_s"] > 0 and cross["compile_s"] > 0 and 0.0 <= cross["diagonal_mean"] <= 1.0
+    assert {r["figure"] for r in ratings} == {"nash_lp_seconds", "nash_iterative_seconds", "bradley_terry_seconds", "elo_seconds"}
+    for r in ratings:
+        check_machine(r)
+        assert r["policies"] == 16 and r["seconds"] > 0
