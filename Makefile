@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gigastep-jax render identical_5_vs_5_fobs_vec_void_disc --team-a random --team-b random --out out/battle.gif
+	rm -rf out/demo
+	$(BIN)/gigastep-jax train --scenario identical_5_vs_5_fobs_vec_void_disc --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2

@@ -131,7 +131,8 @@ def _train(args: argparse.Namespace) -> int:
                   pool_size=args.pool_size, snapshot_every=args.snapshot_every,
                   opponent_sampling=args.opponent_sampling, self_play_fraction=args.self_play_fraction,
                   fixed_opponents=tuple(f for f in args.fixed_opponents.split(",") if f),
-                  checkpoints=args.checkpoints, seed=args.seed, entropy_coef=args.entropy_coef)
+                  checkpoints=args.checkpoints, seed=args.seed, entropy_coef=args.entropy_coef,
+                  recurrent=True if args.recurrent else None)
     fields = {k: v for k, v in fields.items() if v is not None}
     config = TrainConfig(**fields)
     console = Console(stderr=True)
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--critic", default=None, help="mappo (centralised team critic) or ippo")
     tr.add_argument("--encoder", default=None, help="mlp or attention (vector obs), cnn (RGB obs)")
     tr.add_argument("--hidden", type=int, default=None)
+    tr.add_argument("--recurrent", action="store_true", help="a GRU actor (for partial observability)")
     tr.add_argument("--pool-size", type=int, default=None)
     tr.add_argument("--snapshot-every", type=int, default=None, help="updates between pool snapshots")
     tr.add_argument("--opponent-sampling", default=None, help="uniform, latest or pfsp")

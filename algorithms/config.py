@@ -26,9 +26,9 @@ class TrainConfig:
     total_steps: int = 2_000_000  # environment steps (rounded up to whole checkpoints' worth of updates)
     num_envs: int = 256
     rollout_steps: int = 32
-    epochs: int = 2
+    epochs: int = 4
     minibatches: int = 4
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     anneal_lr: bool = False
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -40,6 +40,7 @@ class TrainConfig:
     critic: str = "mappo"  # "mappo": centralised team critic; "ippo": per-agent critic
     encoder: str = "mlp"  # "mlp" | "attention" (vector obs) | "cnn" (RGB obs)
     hidden: int = 64
+    recurrent: bool = False  # a GRU actor (partial observability); trained on whole rollouts of each env
     ego_frame: bool = True  # add ego-frame features to vector observations (networks.egocentric)
     # self-play
     pool_size: int = 8

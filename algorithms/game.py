@@ -197,6 +197,10 @@ class BattleGame:
     ones are absorbing and change no more) or `max_steps` steps passed. `early_exit=False` runs a
     fixed-length masked `lax.scan` of `max_steps` steps instead; outcomes are identical (the step
     keys are `fold_in(game_key, t)`), early exit only skips steps in which nothing can change.
+
+    Policies with memory (a GRU): give `apply_fn` an attribute `initial_memory(params) -> memory`
+    (one game's); it is then called as `apply_fn(params, key, env, state, memory) -> (action, memory)`
+    and each side's memory is carried through its games.
     """
 
     def __init__(self, env: gj.Env, apply_fn: ApplyFn, max_steps: int | None = None, *, early_exit: bool = True):
@@ -207,53 +211,66 @@ class BattleGame:
             raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
         self.max_steps = int(steps)
         self.early_exit = bool(early_exit)
+        self.initial_memory = getattr(apply_fn, "initial_memory", None)
         self._rollout = jax.jit(self._rollout_impl, static_argnums=3)
         self._play = jax.jit(lambda key, a, b, n: self._rollout_impl(key, a, b, n)["outcome"], static_argnums=3)
         self._matrix = jax.jit(self._play_matrix, static_argnums=3)
         self._pairs = jax.jit(self._play_pairs, static_argnums=4)
 
     # -- one batch of games between two policies
-    def _joint_action(self, key, state, params_a, params_b, side_a):
-        """The N agents' action: a's rows on team `side_a`, b's on the other team."""
+    def _joint_action(self, key, state, params_a, params_b, side_a, memory):
+        """The N agents' action: a's rows on team `side_a`, b's on the other team; memory (a's, b's)."""
         k_a, k_b = jax.random.split(key)
-        act_a = self.apply_fn(params_a, k_a, self.env, state)
-        act_b = self.apply_fn(params_b, k_b, self.env, state)
+        if self.initial_memory is None:
+            act_a = self.apply_fn(params_a, k_a, self.env, state)
+            act_b = self.apply_fn(params_b, k_b, self.env, state)
+        else:
+            act_a, mem_a = self.apply_fn(params_a, k_a, self.env, state, memory[0])
+            act_b, mem_b = self.apply_fn(params_b, k_b, self.env, state, memory[1])
+            memory = (mem_a, mem_b)
         mine = self.env.teams == side_a
-        return jnp.where(mine.reshape((-1,) + (1,) * (act_a.ndim - 1)), act_a, act_b)
+        return jnp.where(mine.reshape((-1,) + (1,) * (act_a.ndim - 1)), act_a, act_b), memory
 
-    def _step_all(self, keys, states, t, params_a, params_b, sides):
+    def _step_all(self, keys, states, memory, t, params_a, params_b, sides):
         """One step of every game of the batch; keys: key[B] of the games, t: int32[]."""
         env = self.env
 
-        def one(key, state, side):
+        def one(key, state, mem, side):
             k = jax.random.fold_in(key, t)
             k_act, k_env = jax.random.split(k)
-            action = self._joint_action(k_act, state, params_a, params_b, side)
-            return env.transition(k_env, state, action)[0]
+            action, mem = self._joint_action(k_act, state, params_a, params_b, side, mem)
+            return env.transition(k_env, state, action)[0], mem
 
-        return jax.vmap(one)(keys, states, sides)
+        return jax.vmap(one)(keys, states, memory, sides)
 
     def _rollout_impl(self, key, params_a, params_b, n: int) -> dict[str, jax.Array]:
         env = self.env
         keys = jax.random.split(key, n)
         sides = jnp.arange(n, dtype=jnp.int32) % 2  # a on team A in even games, on team B in odd ones
         states = jax.vmap(lambda k: env.reset_state(jax.random.fold_in(k, RESET_FOLD)))(keys)
+        if self.initial_memory is None:
+            memory = (jnp.zeros(n), jnp.zeros(n))  # unused
+        else:
+            one = lambda p: jax.tree_util.tree_map(lambda m: jnp.broadcast_to(m, (n,) + m.shape),  # noqa: E731
+                                                   self.initial_memory(p))
+            memory = (one(params_a), one(params_b))
 
         def step(carry):
-            states, t = carry
-            return self._step_all(keys, states, t, params_a, params_b, sides), t + 1
+            states, memory, t = carry
+            states, memory = self._step_all(keys, states, memory, t, params_a, params_b, sides)
+            return states, memory, t + 1
 
         if self.early_exit:
             def running(carry):
-                states, t = carry
+                states, _, t = carry
                 return (t < self.max_steps) & ~jax.vmap(env.episode_over)(states).all()
 
-            states, steps = jax.lax.while_loop(running, step, (states, jnp.int32(0)))
+            states, _, steps = jax.lax.while_loop(running, step, (states, memory, jnp.int32(0)))
         else:
             def body(carry, _):
                 return step(carry), None
 
-            (states, steps), _ = jax.lax.scan(body, (states, jnp.int32(0)), None, length=self.max_steps)
+            (states, _, steps), _ = jax.lax.scan(body, (states, memory, jnp.int32(0)), None, length=self.max_steps)
         terminated, truncated, winner = jax.vmap(env.outcome)(states)
         outcome = jnp.where(winner == sides, 1.0, jnp.where(winner == 1 - sides, 0.0, 0.5)).astype(jnp.float32)
         return dict(outcome=outcome, side_a=sides, winner=winner, length=states.t,

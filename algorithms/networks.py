@@ -171,6 +171,27 @@ class Actor(nn.Module):
         return 1.0 + nn.softplus(out)
 
 
+class RecurrentActor(nn.Module):
+    """Actor with a GRU after the encoder, for partial observability: one step
+    (memory [..., N, H], obs, feats) -> (memory, output as `Actor`). Memory starts at zeros."""
+
+    discrete: bool = True
+    n_actions: int = 27
+    encoder: str = "mlp"
+    hidden: int = 128
+    rows: int = 0
+    ego_frame: bool = True
+
+    @nn.compact
+    def __call__(self, memory: jax.Array, obs: jax.Array, feats: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, feats)
+        memory, y = nn.GRUCell(self.hidden)(memory, x)
+        if self.discrete:
+            return memory, _dense(self.n_actions, 0.01)(y)
+        out = _dense(6, 0.01)(y).reshape(y.shape[:-1] + (3, 2))
+        return memory, 1.0 + nn.softplus(out)
+
+
 class Critic(nn.Module):
     """Values float32[..., N] of every agent, from observations [..., N, F].
 

@@ -27,21 +27,33 @@ def scripted_member(actor_like: Any, spec: str) -> dict:
     return dict(network=jnp.bool_(False), actor=zeros, scripted=game.parse_spec(spec))
 
 
-def make_apply(actor: networks.Actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False):
+def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False, memory_size: int = 0):
     """The BattleGame apply function of these members: (params, key, env, state) -> action for all N.
 
     The network observes with `env.observe` (the game steps with `env.transition`) and samples its
-    action (or takes the mode with `greedy`)."""
+    action (or takes the mode with `greedy`). With `memory_size` > 0 the actor is a
+    `networks.RecurrentActor`: the apply function carries its memory float32[N, H] (the BattleGame
+    protocol for policies with memory)."""
     feats = layout.features()
 
-    def apply(params: dict, key: jax.Array, env: gj.Env, state: gj.EnvState) -> jax.Array:
+    def act(params, key, env, state, memory):
         k_obs, k_act, k_scr = jax.random.split(key, 3)
         obs = env.observe(k_obs, state)
-        out = actor.apply(params["actor"], obs, feats)
+        if memory_size:
+            memory, out = actor.apply(params["actor"], memory, obs, feats)
+        else:
+            out = actor.apply(params["actor"], obs, feats)
         net = networks.greedy(out, discrete) if greedy else networks.sample(k_act, out, discrete)[0]
         scr = game.scripted_apply(params["scripted"], k_scr, env, state)
-        return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr)
+        return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr), memory
 
+    if not memory_size:
+        return lambda params, key, env, state: act(params, key, env, state, None)[0]
+
+    def apply(params, key, env, state, memory):
+        return act(params, key, env, state, memory)
+
+    apply.initial_memory = lambda params: jnp.zeros((len(layout.teams), memory_size), jnp.float32)
     return apply
 
 

@@ -35,7 +35,8 @@ class Evaluator:
     def __init__(self, learner: Learner, games: int, max_steps: int | None = None):
         self.learner = learner
         self.games = games
-        apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete)
+        apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete,
+                                      memory_size=learner.memory_size)
         self.game = game.BattleGame(learner.env, apply, max_steps=max_steps)
         self.like = learner.init_params(jax.random.PRNGKey(0))["actor"]
         self.yardsticks = population.stack_members([population.scripted_member(self.like, s) for s in YARDSTICKS])
@@ -206,6 +207,6 @@ def run_population(run_dir: str | Path, yardsticks: tuple[str, ...] = ("random",
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     members = [population.network_member(a) for a in actors]
     members += [population.scripted_member(like.params["actor"], y) for y in yardsticks]
-    apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete)
+    apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete, memory_size=learner.memory_size)
     names = [f"ckpt{s}" for s in steps] + list(yardsticks)
     return learner.env, game.BattleGame(learner.env, apply), population.stack_members(members), names

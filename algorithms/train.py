@@ -37,6 +37,8 @@ class TrainState:
     env_state: gj.EnvState  # leaves [B, ...]
     obs: jax.Array  # [B, N, *obs_shape]
     episode_return: jax.Array  # float32[B, N], return so far of each running episode
+    memory: jax.Array  # float32[B, N, H] the learner's GRU memory (H = 0 without `recurrent`)
+    opp_memory: jax.Array  # float32[B', N, H] the drawn opponents' memory (B' their environments)
     pool: selfplay.PoolState
     key: jax.Array
     update: jax.Array  # int32[], updates done
@@ -53,6 +55,7 @@ class Trajectory(NamedTuple):
     done: jax.Array  # bool[T, B, N]: the agent's trajectory ended at this step (death or episode end)
     bootstrap: jax.Array  # float32[T, B, N]: value to continue with after a done step (truncation)
     mask: jax.Array  # bool[T, B, N]: trained on (alive, on the learner's side)
+    start: jax.Array  # bool[T, B]: obs[t] is an episode's first (the GRU memory was reset before it)
 
 
 class Learner:
@@ -66,8 +69,9 @@ class Learner:
         self.feats = self.layout.features()
         rows = min(env.n_agents, 15)
         ego = config.ego_frame and config.encoder != "cnn"
-        self.actor = networks.Actor(env.discrete, env.n_actions if env.discrete else 3, config.encoder, config.hidden,
-                                    rows, ego)
+        actor = networks.RecurrentActor if config.recurrent else networks.Actor
+        self.actor = actor(env.discrete, env.n_actions if env.discrete else 3, config.encoder, config.hidden, rows, ego)
+        self.memory_size = config.hidden if config.recurrent else 0
         self.critic = networks.Critic(self.layout, config.critic == "mappo", config.encoder, config.hidden, rows, ego)
         self.batched = gj.BatchedEnv(env, config.num_envs)
         b, g = config.num_envs, config.opponent_groups
@@ -87,7 +91,20 @@ class Learner:
         env = self.env
         obs = jnp.zeros((env.n_agents,) + tuple(env.obs_shape), env.obs_dtype)
         k_a, k_c = jax.random.split(key)
-        return dict(actor=self.actor.init(k_a, obs, self.feats), critic=self.critic.init(k_c, obs))
+        if self.config.recurrent:
+            actor = self.actor.init(k_a, self.initial_memory(()), obs, self.feats)
+        else:
+            actor = self.actor.init(k_a, obs, self.feats)
+        return dict(actor=actor, critic=self.critic.init(k_c, obs))
+
+    def initial_memory(self, lead: tuple[int, ...]) -> jax.Array:
+        """float32[*lead, N, H] zeros (H = 0 for feed-forward actors)."""
+        return jnp.zeros(tuple(lead) + (self.env.n_agents, self.memory_size), jnp.float32)
+
+    @property
+    def opponent_envs(self) -> int:
+        cfg = self.config
+        return cfg.num_envs - cfg.num_envs // cfg.opponent_groups * cfg.self_play_groups
 
     def init(self, key: jax.Array) -> TrainState:
         k_params, k_env, k_run = jax.random.split(key, 3)
@@ -99,15 +116,32 @@ class Learner:
             env_state=env_state,
             obs=obs,
             episode_return=jnp.zeros((self.config.num_envs, self.env.n_agents), jnp.float32),
+            memory=self.initial_memory((self.config.num_envs,)),
+            opp_memory=self.initial_memory((self.opponent_envs,)),
             pool=selfplay.init(params["actor"], self.config.pool_size, len(self.fixed)),
             key=k_run,
             update=jnp.int32(0),
         )
 
     # ------------------------------------------------------------------ acting
-    def policy_out(self, actor_params, obs: jax.Array) -> jax.Array:
-        """Actor output for obs [..., N, *obs_shape] -> [..., N, A]."""
-        return self.actor.apply(actor_params, obs, self.feats)
+    def policy_step(self, actor_params, memory: jax.Array, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """One step of the actor: (memory [..., N, H], obs [..., N, *obs_shape]) -> (memory, out [..., N, A])."""
+        if self.config.recurrent:
+            return self.actor.apply(actor_params, memory, obs, self.feats)
+        return memory, self.actor.apply(actor_params, obs, self.feats)
+
+    def policy_sequence(self, actor_params, memory: jax.Array, obs: jax.Array, start: jax.Array) -> jax.Array:
+        """Actor outputs over a trajectory: memory [B, N, H] before obs[0], obs [T, B, N, ...], start
+        bool[T, B] (memory reset before that step) -> out [T, B, N, A]."""
+        if not self.config.recurrent:
+            return self.actor.apply(actor_params, obs, self.feats)
+
+        def step(m, x):
+            o, st = x
+            m = jnp.where(st[:, None, None], 0.0, m)
+            return self.actor.apply(actor_params, m, o, self.feats)
+
+        return jax.lax.scan(step, memory, (obs, start))[1]
 
     def _scripted(self, key: jax.Array, env_state: gj.EnvState, b: int) -> jax.Array:
         """Actions of every fixed opponent kind in b environments: [F, b, N, ...]."""
@@ -115,27 +149,30 @@ class Learner:
         acts = [jax.vmap(gj.policies.get(f), in_axes=(0, None, 0))(keys, self.env, env_state) for f in self.fixed]
         return jnp.stack(acts)
 
-    def act(self, key, params, pool, opponent, obs, env_state):
+    def act(self, key, params, pool, opponent, obs, env_state, memory, opp_memory):
         """All agents' actions in every environment; opponent int32[G] per group (SELF in the first
         `self_play_groups`, which need no opponent work).
 
         Returns (action [B, N, ...], log_prob float32[B, N], value float32[B, N], learner bool[B, N]:
-        the agent acts with the learner's policy: on its side, or every agent against SELF)."""
+        the agent acts with the learner's policy: on its side, or every agent against SELF; memory,
+        opp_memory: the actors' next memories)."""
         cfg, n_pool = self.config, selfplay.size(pool)
         b, g, g_self = cfg.num_envs, cfg.opponent_groups, cfg.self_play_groups
         b_self = b // g * g_self
         k_l, k_o, k_s = jax.random.split(key, 3)
-        out = self.policy_out(params["actor"], obs)
+        memory, out = self.policy_step(params["actor"], memory, obs)
         value = self.critic.apply(params["critic"], obs)
         action, log_prob = networks.sample(k_l, out, self.env.discrete)
         opp = opponent[self.group]  # [B]
         learner = (jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]) | (opp == selfplay.SELF)[:, None]
         if g_self == g:
-            return action, log_prob, value, learner
+            return action, log_prob, value, learner, memory, opp_memory
         # Only the environments of the opponent groups: [B', ...] with B' = B - b_self.
         obs_o = obs[b_self:]
         opp_params = selfplay.opponent_params(pool, params["actor"], opponent[g_self:])
-        opp_out = jax.vmap(self.policy_out)(opp_params, obs_o.reshape((g - g_self, b // g) + obs.shape[1:]))
+        per_group = lambda x: x.reshape((g - g_self, b // g) + x.shape[1:])  # noqa: E731
+        opp_memory, opp_out = jax.vmap(self.policy_step)(opp_params, per_group(opp_memory), per_group(obs_o))
+        opp_memory = opp_memory.reshape((b - b_self,) + opp_memory.shape[2:])
         opp_action, _ = networks.sample(k_o, opp_out.reshape(out[b_self:].shape), self.env.discrete)
         if self.fixed:
             sub = jax.tree_util.tree_map(lambda a: a[b_self:], env_state)
@@ -147,7 +184,7 @@ class Learner:
             opp_action = jnp.where(is_fixed, pick, opp_action)
         opp_action = jnp.concatenate([action[:b_self], opp_action])
         sel = learner.reshape(learner.shape + (1,) * (action.ndim - 2))
-        return jnp.where(sel, action, opp_action), log_prob, value, learner
+        return jnp.where(sel, action, opp_action), log_prob, value, learner, memory, opp_memory
 
     # ------------------------------------------------------------------ rollout
     def rollout(self, state: TrainState, opponent: jax.Array):
@@ -160,9 +197,10 @@ class Learner:
                              self.category_of_fixed[jnp.clip(opp - n_pool, 0, max(len(self.fixed) - 1, 0))]))
 
         def step(carry, key):
-            env_state, obs, ep_ret, sums = carry
+            env_state, obs, ep_ret, memory, opp_memory, start, sums = carry
             k_act, k_env = jax.random.split(key)
-            action, log_prob, value, learner = self.act(k_act, state.params, state.pool, opponent, obs, env_state)
+            action, log_prob, value, learner, next_memory, next_opp_memory = self.act(
+                k_act, state.params, state.pool, opponent, obs, env_state, memory, opp_memory)
             alive_pre, length = env_state.alive, env_state.t + 1
             obs_next, env_state, reward, done, info = self.batched.step(k_env, env_state, action)
             ended = info["terminated"] | info["truncated"]  # [B]
@@ -175,7 +213,11 @@ class Learner:
                 info["final_obs"],
             )
             traj = Trajectory(obs, action, log_prob, value, reward, done, jnp.where(truncated, boot, 0.0),
-                              alive_pre & learner)
+                              alive_pre & learner, start)
+            # The next observation is a new episode's first where this one ended: memories restart.
+            next_memory = jnp.where(ended[:, None, None], 0.0, next_memory)
+            next_opp_memory = jnp.where(ended[-self.opponent_envs:, None, None] if self.opponent_envs else ended[:0, None, None],
+                                        0.0, next_opp_memory)
             # Episode statistics of the learner's side (both sides against SELF).
             ep_ret = ep_ret + reward
             mine = jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]
@@ -191,23 +233,29 @@ class Learner:
                 episode_length=sums["episode_length"] + (e * length).sum(),
             )
             ep_ret = jnp.where(ended[:, None], 0.0, ep_ret)
-            return (env_state, obs_next, ep_ret, sums), traj
+            return (env_state, obs_next, ep_ret, next_memory, next_opp_memory, ended, sums), traj
 
         sums = dict(games=jnp.zeros(n_cat), score=jnp.zeros(n_cat), group_games=jnp.zeros(cfg.opponent_groups),
                     group_score=jnp.zeros(cfg.opponent_groups), episode_return=jnp.float32(0.0),
                     episode_length=jnp.float32(0.0))
         key, k_roll = jax.random.split(state.key)
-        carry = (state.env_state, state.obs, state.episode_return, sums)
-        (env_state, obs, ep_ret, sums), traj = jax.lax.scan(step, carry, jax.random.split(k_roll, cfg.rollout_steps))
-        state = state.replace(env_state=env_state, obs=obs, episode_return=ep_ret, key=key)
+        # A new opponent was drawn for this rollout: its memory starts afresh. The learner's carries on.
+        start0 = jnp.zeros(cfg.num_envs, bool)
+        carry = (state.env_state, state.obs, state.episode_return, state.memory, jnp.zeros_like(state.opp_memory),
+                 start0, sums)
+        (env_state, obs, ep_ret, memory, opp_memory, _, sums), traj = jax.lax.scan(
+            step, carry, jax.random.split(k_roll, cfg.rollout_steps))
+        state = state.replace(env_state=env_state, obs=obs, episode_return=ep_ret, memory=memory,
+                              opp_memory=opp_memory, key=key)
         return state, traj, sums
 
     # ------------------------------------------------------------------ learning
     def loss(self, params, mb: ppo.Batch):
-        """The PPO loss of a minibatch (inputs: obs, action, old log_prob, old value; [T, b, N, ...])."""
+        """The PPO loss of a minibatch (inputs: obs, action, old log_prob, old value, start [T, b, ...];
+        the memory before the rollout [1, b, N, H])."""
         cfg = self.config
-        obs, action, old_log_prob, old_value = mb.inputs
-        out = self.policy_out(params["actor"], obs)
+        obs, action, old_log_prob, old_value, start, memory0 = mb.inputs
+        out = self.policy_sequence(params["actor"], memory0[0], obs, start)
         log_prob = networks.log_prob(out, action, self.env.discrete)
         entropy = networks.distribution(out, self.env.discrete).entropy()
         pi_loss, metrics = ppo.policy_loss(log_prob, old_log_prob, mb.advantages, cfg.clip_eps, mb.mask)
@@ -225,12 +273,14 @@ class Learner:
         drawn = selfplay.draw(k_opp, state.pool, cfg.opponent_groups - cfg.self_play_groups, cfg.opponent_sampling,
                               len(self.fixed))
         opponent = jnp.concatenate([jnp.full(cfg.self_play_groups, selfplay.SELF, jnp.int32), drawn])
+        memory0 = state.memory
         state, traj, sums = self.rollout(state.replace(key=key), opponent)
         last_value = self.critic.apply(state.params["critic"], state.obs)
         advantages, returns = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value,
                                       cfg.gamma, cfg.gae_lambda)
         advantages = ppo.normalize_advantages(advantages, traj.mask)
-        batch = ppo.Batch((traj.obs, traj.action, traj.log_prob, traj.value), advantages, returns, traj.mask)
+        batch = ppo.Batch((traj.obs, traj.action, traj.log_prob, traj.value, traj.start, memory0[None]), advantages,
+                          returns, traj.mask)
         params, opt_state, metrics = ppo.ppo_update(k_ppo, state.params, state.opt_state, batch, self.loss, self.tx,
                                                     cfg.epochs, cfg.minibatches)
         pool = selfplay.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)
@@ -300,6 +350,8 @@ def shard(state: TrainState, devices=None) -> TrainState:
     if b % len(devices):
         raise ValueError(f"num_envs ({b}) must be divisible by the number of devices ({len(devices)})")
     per_env = state.replace(env_state=jax.device_put(state.env_state, batch), obs=jax.device_put(state.obs, batch),
-                            episode_return=jax.device_put(state.episode_return, batch))
-    rest = dict(params=state.params, opt_state=state.opt_state, pool=state.pool, key=state.key, update=state.update)
+                            episode_return=jax.device_put(state.episode_return, batch),
+                            memory=jax.device_put(state.memory, batch))
+    rest = dict(params=state.params, opt_state=state.opt_state, pool=state.pool, key=state.key, update=state.update,
+                opp_memory=state.opp_memory)
     return per_env.replace(**jax.device_put(rest, replicated))
