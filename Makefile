@@ -19,8 +19,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
+# ORIGINAL=/path/to/a/local/copy/of/gigastep adds the side-by-side comparison (never installed).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_throughput.py
+	$(BIN)/python benchmarks/eval_throughput.py
+	$(if $(ORIGINAL),$(BIN)/python benchmarks/compare_original.py --original $(ORIGINAL))
 
 clean:
 	rm -rf $(VENV) out
