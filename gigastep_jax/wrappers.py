@@ -121,9 +121,9 @@ class EpisodeStats(_Wrapper):
 class BatchedEnv(_Wrapper):
     """`batch_size` auto-resetting environments stepped as one: obs [B, N, ...], reward [B, N].
 
-    Unlike `vmap(AutoReset(env).step)`, which observes every finished-or-not environment twice,
-    this computes final observations only for the environments that finished: up to
-    `final_obs_capacity` of them are gathered and observed (all B when more finish in one step).
+    Unlike `vmap(AutoReset(env).step)`, which resets and observes every finished-or-not environment
+    twice, this draws fresh states and final observations only for the environments that finished:
+    up to `final_obs_capacity` of them are gathered (all B when more finish in one step).
     """
 
     def __init__(self, env: Env, batch_size: int, final_obs: bool = True, final_obs_capacity: int | None = None):
@@ -150,13 +150,30 @@ class BatchedEnv(_Wrapper):
             keys[0], state, action, params
         )
         episode_done = info["terminated"] | info["truncated"]
-        fresh = jax.vmap(self.env.reset_state, in_axes=(0, None))(keys[1], params)
-        state = jax.tree_util.tree_map(lambda a, c: _where_batch(episode_done, a, c), fresh, end_state)
+        state = self._restart(keys[1], end_state, episode_done, params)
         observe = jax.vmap(self.env.observe, in_axes=(0, 0, None))
         obs = observe(keys[1], state, params)
         if self.final_obs:
             info = dict(info, final_obs=self._final_obs(keys[0], end_state, episode_done, obs, params))
         return obs, state, reward, done, info
+
+    def _restart(self, keys, end_state, episode_done, params):
+        """end_state with each finished env replaced by reset_state(keys[i]): fresh states are
+        drawn for the finished envs only (up to `final_obs_capacity` of them gathered; all B when
+        more finish in one step), the same states a full vmapped reset would select."""
+        b, cap = self.batch_size, self.final_obs_capacity
+        reset = jax.vmap(self.env.reset_state, in_axes=(0, None))
+
+        def compact(_):
+            (idx,) = jnp.nonzero(episode_done, size=cap, fill_value=b)
+            fresh = reset(keys[jnp.minimum(idx, b - 1)], params)
+            return jax.tree_util.tree_map(lambda a, f: a.at[idx].set(f, mode="drop"), end_state, fresh)
+
+        def full(_):
+            fresh = reset(keys, params)
+            return jax.tree_util.tree_map(lambda a, f: _where_batch(episode_done, f, a), end_state, fresh)
+
+        return jax.lax.cond(episode_done.sum() <= cap, compact, full, None)
 
     def _final_obs(self, keys, end_state, episode_done, obs, params):
         b, cap = self.batch_size, self.final_obs_capacity
