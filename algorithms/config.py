@@ -18,7 +18,8 @@ class TrainConfig:
     Sizes: each update collects `rollout_steps` x `num_envs` environment steps; the environments are
     split into `opponent_groups` groups, each playing one opponent for the update: the first
     round(self_play_fraction x groups) play the current policy (both sides are trained), the others an
-    opponent drawn from the pool (snapshots and fixed scripted opponents, `opponent_sampling`). The
+    opponent drawn from the pool (snapshots and fixed scripted opponents, `opponent_sampling`), kept for
+    `opponent_period` updates and met in fresh episodes. The
     learner's side alternates between environments, so it plays both sides of asymmetric scenarios.
     """
 
@@ -48,6 +49,7 @@ class TrainConfig:
     opponent_sampling: str = "pfsp"
     self_play_fraction: float = 0.5
     opponent_groups: int = 4
+    opponent_period: int = 8  # updates between draws; a group's episodes restart with its new opponent
     fixed_opponents: tuple[str, ...] = ("random", "chaser")
     stats_decay: float = 0.95
     # bookkeeping
@@ -106,7 +108,7 @@ def _positive(name: str, value, *, integer: bool = False, allow_zero: bool = Fal
 def check(config: TrainConfig):
     """Reject a bad configuration with a ValueError naming the field; returns the environment."""
     for name in ("total_steps", "num_envs", "rollout_steps", "epochs", "minibatches", "hidden",
-                 "opponent_groups", "checkpoints", "snapshot_every"):
+                 "opponent_groups", "opponent_period", "checkpoints", "snapshot_every"):
         _positive(name, getattr(config, name), integer=True)
     _positive("pool_size", config.pool_size, integer=True, allow_zero=True)
     for name in ("learning_rate", "max_grad_norm", "clip_eps"):

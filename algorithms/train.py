@@ -40,6 +40,7 @@ class TrainState:
     memory: jax.Array  # float32[B, N, H] the learner's GRU memory (H = 0 without `recurrent`)
     opp_memory: jax.Array  # float32[B', N, H] the drawn opponents' memory (B' their environments)
     pool: selfplay.PoolState
+    opponent: jax.Array  # int32[G] each group's opponent (SELF, a pool slot, or P + a fixed one)
     key: jax.Array
     update: jax.Array  # int32[], updates done
 
@@ -119,6 +120,7 @@ class Learner:
             memory=self.initial_memory((self.config.num_envs,)),
             opp_memory=self.initial_memory((self.opponent_envs,)),
             pool=selfplay.init(params["actor"], self.config.pool_size, len(self.fixed)),
+            opponent=jnp.full(self.config.opponent_groups, selfplay.SELF, jnp.int32),
             key=k_run,
             update=jnp.int32(0),
         )
@@ -239,10 +241,8 @@ class Learner:
                     group_score=jnp.zeros(cfg.opponent_groups), episode_return=jnp.float32(0.0),
                     episode_length=jnp.float32(0.0))
         key, k_roll = jax.random.split(state.key)
-        # A new opponent was drawn for this rollout: its memory starts afresh. The learner's carries on.
         start0 = jnp.zeros(cfg.num_envs, bool)
-        carry = (state.env_state, state.obs, state.episode_return, state.memory, jnp.zeros_like(state.opp_memory),
-                 start0, sums)
+        carry = (state.env_state, state.obs, state.episode_return, state.memory, state.opp_memory, start0, sums)
         (env_state, obs, ep_ret, memory, opp_memory, _, sums), traj = jax.lax.scan(
             step, carry, jax.random.split(k_roll, cfg.rollout_steps))
         state = state.replace(env_state=env_state, obs=obs, episode_return=ep_ret, memory=memory,
@@ -266,13 +266,41 @@ class Learner:
         total = pi_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
         return total, dict(metrics, policy_loss=pi_loss, value_loss=v_loss, entropy=entropy)
 
+    def restart_opponent_envs(self, state: TrainState, key: jax.Array) -> TrainState:
+        """Fresh episodes in the environments of the drawn-opponent groups (a new opponent must not take
+        over a running episode). The cut-off episodes end like truncations: the last rollout's GAE
+        already bootstrapped them from V(the state left behind)."""
+        b_self = self.config.num_envs - self.opponent_envs
+        fresh_obs, fresh = self.batched.reset(key)
+        new = jnp.arange(self.config.num_envs) >= b_self
+        pick = lambda a, c: jnp.where(new.reshape((-1,) + (1,) * (a.ndim - 1)), a, c)  # noqa: E731
+        return state.replace(
+            env_state=jax.tree_util.tree_map(pick, fresh, state.env_state),
+            obs=pick(fresh_obs, state.obs),
+            episode_return=pick(jnp.zeros_like(state.episode_return), state.episode_return),
+            memory=pick(jnp.zeros_like(state.memory), state.memory),
+            opp_memory=jnp.zeros_like(state.opp_memory),
+        )
+
+    def draw_opponents(self, state: TrainState, key: jax.Array) -> TrainState:
+        """Every `opponent_period` updates: new opponents for the drawn groups, in fresh episodes."""
+        cfg = self.config
+        g_self = cfg.self_play_groups
+        if g_self == cfg.opponent_groups:
+            return state
+        k_draw, k_reset = jax.random.split(key)
+        drawn = selfplay.draw(k_draw, state.pool, cfg.opponent_groups - g_self, cfg.opponent_sampling, len(self.fixed))
+        opponent = jnp.concatenate([jnp.full(g_self, selfplay.SELF, jnp.int32), drawn])
+        return jax.lax.cond(state.update % cfg.opponent_period == 0,
+                            lambda s: self.restart_opponent_envs(s, k_reset).replace(opponent=opponent),
+                            lambda s: s, state)
+
     def update(self, state: TrainState):
-        """One update: draw opponents, roll out, GAE, PPO epochs, maybe snapshot into the pool."""
+        """One update: maybe draw opponents, roll out, GAE, PPO epochs, maybe snapshot into the pool."""
         cfg = self.config
         key, k_opp, k_ppo = jax.random.split(state.key, 3)
-        drawn = selfplay.draw(k_opp, state.pool, cfg.opponent_groups - cfg.self_play_groups, cfg.opponent_sampling,
-                              len(self.fixed))
-        opponent = jnp.concatenate([jnp.full(cfg.self_play_groups, selfplay.SELF, jnp.int32), drawn])
+        state = self.draw_opponents(state, k_opp)
+        opponent = state.opponent
         memory0 = state.memory
         state, traj, sums = self.rollout(state.replace(key=key), opponent)
         last_value = self.critic.apply(state.params["critic"], state.obs)
@@ -353,5 +381,5 @@ def shard(state: TrainState, devices=None) -> TrainState:
                             episode_return=jax.device_put(state.episode_return, batch),
                             memory=jax.device_put(state.memory, batch))
     rest = dict(params=state.params, opt_state=state.opt_state, pool=state.pool, key=state.key, update=state.update,
-                opp_memory=state.opp_memory)
+                opp_memory=state.opp_memory, opponent=state.opponent)
     return per_env.replace(**jax.device_put(rest, replicated))

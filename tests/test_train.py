@@ -178,16 +178,12 @@ def _cli(args, **kw):
 
 
 TINY_ARGS = ["--scenario", TINY.scenario, "--num-envs", "16", "--rollout-steps", "8", "--epochs", "1",
-             "--minibatches", "2", "--hidden", "16", "--pool-size", "2", "--snapshot-every", "1",
+             "--minibatches", "2", "--hidden", "16", "--pool-size", "2", "--snapshot-every", "1", "--opponent-groups", "2",
              "--checkpoints", "4", "--steps", str(16 * 8 * 4), "--eval-games", "0", "--final-games", "0",
              "--crossplay-games", "0"]
 
 
 def test_killed_run_resumes_to_the_same_parameters(tmp_path):
-    cfg = TINY.replace(checkpoints=4, total_steps=16 * 8 * 4, fixed_opponents=("random", "chaser"))
-    clean = tmp_path / "clean"
-    runner.train(cfg, clean, eval_games=0, final_games=0, crossplay_games=0, progress=False)
-
     killed = tmp_path / "killed"
     env = dict(os.environ, GIGASTEP_JAX_TEST_PAUSE="3")
     proc = subprocess.Popen(_cli(TINY_ARGS + ["--out", str(killed)]), cwd=REPO, env=env,
@@ -206,6 +202,11 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
+    # The same run never killed (the configuration the command line built, read back from the run).
+    cfg = checkpoint.saved_config(killed / "checkpoints", 4)
+    assert cfg.opponent_groups == 2 and cfg.checkpoints == 4
+    clean = tmp_path / "clean"
+    runner.train(cfg, clean, eval_games=0, final_games=0, crossplay_games=0, progress=False)
     learner = make_train(cfg)
     like = learner.init(jax.random.PRNGKey(0))
     a, _ = checkpoint.restore(clean / "checkpoints", 4, like)
@@ -215,6 +216,24 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     np.testing.assert_array_equal(a.key, b.key)
     rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
     assert [r["chunk"] for r in rows] == [1, 2, 3, 4]  # no chunk twice, none missing
+
+    # the run folder is a population for `gigastep-jax eval`: its checkpoints and the yardsticks
+    ev = subprocess.run([sys.executable, "-m", "algorithms.cli", "eval", str(killed), "--games", "4", "--max-steps", "30",
+                         "--out", str(tmp_path / "eval")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    matrix = json.loads((tmp_path / "eval" / "matrix.json").read_text())
+    assert matrix["names"] == ["ckpt1", "ckpt2", "ckpt3", "ckpt4", "random", "chaser"]
+
+
+def test_recurrent_policies_play_battles_with_their_memory():
+    cfg = TINY.replace(scenario="identical_2_vs_2_pobs_vec_void_disc", recurrent=True)
+    learner = make_train(cfg)
+    ev = runner.Evaluator(learner, games=6, max_steps=40)
+    assert ev.game.initial_memory is not None
+    params = learner.init_params(jax.random.PRNGKey(0))["actor"]
+    result = ev.vs_yardsticks(params, jax.random.PRNGKey(1))
+    for r in result.values():
+        assert r["games"] == 6 and r["wins"] + r["draws"] + r["losses"] == 6
 
 
 def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path):
