@@ -152,6 +152,20 @@ class Encoder(nn.Module):
 
 
 # ----------------------------------------------------------------------------- actor and critics
+class ActionHead(nn.Module):
+    """[..., H] -> logits float32[..., n_actions] (discrete) or Beta concentrations float32[..., 3, 2] (> 1)."""
+
+    discrete: bool = True
+    n_actions: int = 27
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.discrete:
+            return _dense(self.n_actions, 0.01)(x)
+        out = _dense(6, 0.01)(x).reshape(x.shape[:-1] + (3, 2))
+        return 1.0 + nn.softplus(out)
+
+
 class Actor(nn.Module):
     """Per agent: logits float32[..., 27] (discrete) or Beta concentrations float32[..., 3, 2] (> 1)."""
 
@@ -165,31 +179,18 @@ class Actor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, feats: jax.Array) -> jax.Array:
         x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, feats)
-        if self.discrete:
-            return _dense(self.n_actions, 0.01)(x)
-        out = _dense(6, 0.01)(x).reshape(x.shape[:-1] + (3, 2))
-        return 1.0 + nn.softplus(out)
+        return ActionHead(self.discrete, self.n_actions)(x)
 
 
-class RecurrentActor(nn.Module):
+class RecurrentActor(Actor):
     """Actor with a GRU after the encoder, for partial observability: one step
     (memory [..., N, H], obs, feats) -> (memory, output as `Actor`). Memory starts at zeros."""
-
-    discrete: bool = True
-    n_actions: int = 27
-    encoder: str = "mlp"
-    hidden: int = 128
-    rows: int = 0
-    ego_frame: bool = True
 
     @nn.compact
     def __call__(self, memory: jax.Array, obs: jax.Array, feats: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, feats)
         memory, y = nn.GRUCell(self.hidden)(memory, x)
-        if self.discrete:
-            return memory, _dense(self.n_actions, 0.01)(y)
-        out = _dense(6, 0.01)(y).reshape(y.shape[:-1] + (3, 2))
-        return memory, 1.0 + nn.softplus(out)
+        return memory, ActionHead(self.discrete, self.n_actions)(y)
 
 
 class Critic(nn.Module):
