@@ -24,7 +24,7 @@ class TrainConfig:
     """
 
     scenario: str = "identical_5_vs_5_fobs_vec_void_disc"
-    total_steps: int = 2_000_000  # environment steps (rounded up to whole checkpoints' worth of updates)
+    total_steps: int = 3_000_000  # environment steps (rounded up to whole checkpoints' worth of updates)
     num_envs: int = 256
     rollout_steps: int = 32
     epochs: int = 4
