@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=None)
     tr.add_argument("--eval-games", type=int, default=64, help="battles vs random/chaser/circler after each checkpoint")
     tr.add_argument("--final-games", type=int, default=1000, help="battles of the final policy vs each yardstick")
-    tr.add_argument("--crossplay-games", type=int, default=64, help="battles per pair of checkpoints")
+    tr.add_argument("--crossplay-games", type=int, default=32, help="battles per ordered pair of checkpoints")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")

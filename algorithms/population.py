@@ -27,13 +27,15 @@ def scripted_member(actor_like: Any, spec: str) -> dict:
     return dict(network=jnp.bool_(False), actor=zeros, scripted=game.parse_spec(spec))
 
 
-def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False, memory_size: int = 0):
+def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False, memory_size: int = 0,
+               scripted: bool = True):
     """The BattleGame apply function of these members: (params, key, env, state) -> action for all N.
 
     The network observes with `env.observe` (the game steps with `env.transition`) and samples its
     action (or takes the mode with `greedy`). With `memory_size` > 0 the actor is a
     `networks.RecurrentActor`: the apply function carries its memory float32[N, H] (the BattleGame
-    protocol for policies with memory)."""
+    protocol for policies with memory). `scripted=False` serves populations of networks only (the
+    scripted branch, otherwise computed for every member and selected, is left out)."""
     feats = layout.features()
 
     def act(params, key, env, state, memory):
@@ -44,6 +46,8 @@ def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool
         else:
             out = actor.apply(params["actor"], obs, feats)
         net = networks.greedy(out, discrete) if greedy else networks.sample(k_act, out, discrete)[0]
+        if not scripted:
+            return net, memory
         scr = game.scripted_apply(params["scripted"], k_scr, env, state)
         return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr), memory
 

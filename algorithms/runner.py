@@ -35,9 +35,10 @@ class Evaluator:
     def __init__(self, learner: Learner, games: int, max_steps: int | None = None):
         self.learner = learner
         self.games = games
-        apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete,
-                                      memory_size=learner.memory_size)
-        self.game = game.BattleGame(learner.env, apply, max_steps=max_steps)
+        make = lambda scripted: population.make_apply(learner.actor, learner.layout, learner.env.discrete,  # noqa: E731
+                                                      memory_size=learner.memory_size, scripted=scripted)
+        self.game = game.BattleGame(learner.env, make(True), max_steps=max_steps)
+        self.network_game = game.BattleGame(learner.env, make(False), max_steps=max_steps)  # checkpoints only
         self.like = learner.init_params(jax.random.PRNGKey(0))["actor"]
         self.yardsticks = population.stack_members([population.scripted_member(self.like, s) for s in YARDSTICKS])
 
@@ -50,7 +51,7 @@ class Evaluator:
 
     def crossplay(self, actors: list, names: list[str], key: jax.Array, games: int) -> evaluation.PayoffMatrix:
         members = population.stack_members([population.network_member(a) for a in actors])
-        return evaluation.payoff_matrix(self.game, members, games, key, names=names)
+        return evaluation.payoff_matrix(self.network_game, members, games, key, names=names)
 
 
 def _write_json(path: Path, obj) -> None:
