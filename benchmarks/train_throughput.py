@@ -88,6 +88,19 @@ def _env_scan(learner: Learner, key: jax.Array, env_state):
     return env_state, acc, obs, final
 
 
+def _init(learner: Learner, keys: jax.Array):
+    """Initial states of len(keys) seeds, stacked along a leading axis (none for one seed).
+
+    Each seed is initialised on its own, not with `jax.vmap(learner.init)`: vmapped, the orthogonal
+    initialiser becomes a batched LAPACK QR, whose kernel (jaxlib 0.10.2, CPU) waits inside XLA's
+    intra-op thread pool for work queued on that same pool and can deadlock (seen on 2 cores, with
+    2 and 4 seeds). The chunk itself has no QR and is vmapped as is.
+    """
+    init = jax.jit(learner.init)
+    states = [init(k) for k in keys]
+    return states[0] if len(states) == 1 else jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
+
+
 def _compile(fn, *args):
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
@@ -112,7 +125,7 @@ def measure(config: TrainConfig, seeds: int = 1, repeats: int = 3) -> dict:
     keys = jax.random.split(jax.random.PRNGKey(config.seed), seeds)
     vm = (lambda f: jax.vmap(f)) if seeds > 1 else (lambda f: f)
     one = (lambda a: a) if seeds > 1 else (lambda a: a[0])  # seeds == 1: no seed axis at all
-    state = jax.jit(vm(learner.init))(one(keys))
+    state = _init(learner, keys)
     k_opp, k_env = (one(jax.random.split(k, seeds)) for k in jax.random.split(jax.random.PRNGKey(99), 2))
     opponent = jax.jit(vm(lambda k, pool: _opponents(learner, k, pool)))(k_opp, state.pool)
 
