@@ -3,7 +3,8 @@
     learner = make_train(config)           # config: algorithms.config.TrainConfig, checked here
     state = learner.init(key)              # TrainState
     state, sums = learner.chunk(state)     # `config.updates_per_chunk` updates, one compiled call
-    state = learner.train(key)             # the whole run, jittable: jax.vmap(learner.train)(keys)
+    state = learner.train(key)             # the whole run, jittable
+    states = jax.vmap(learner.run)(learner.init_many(keys))   # replicates over seeds
 
 One update: a rollout of `rollout_steps` steps of `num_envs` auto-resetting environments (each
 opponent group plays its opponent: the current policy, a pool snapshot or a scripted policy), GAE,
@@ -331,14 +332,24 @@ class Learner:
         (state, acc), _ = jax.lax.scan(body, (state, zeros), None, length=self.config.updates_per_chunk)
         return state, acc
 
-    def train(self, key: jax.Array) -> TrainState:
-        """The whole run in one jittable function (no checkpoints): `jax.vmap(learner.train)(keys)`."""
-        state = self.init(key)
+    def run(self, state: TrainState) -> TrainState:
+        """Every chunk of the run in one jittable function (no checkpoints); vmappable over states."""
 
         def body(_, state):
             return self._chunk(state)[0]
 
         return jax.lax.fori_loop(0, self.config.checkpoints, body, state)
+
+    def train(self, key: jax.Array) -> TrainState:
+        """The whole run from a key, jittable. For replicates vmap `run` over `init_many(keys)`: a
+        vmapped orthogonal initialisation (a batched LAPACK QR) can deadlock XLA's CPU thread pool
+        in jaxlib 0.10.2, so the seeds are initialised one by one."""
+        return self.run(self.init(key))
+
+    def init_many(self, keys: jax.Array) -> TrainState:
+        """States of several seeds stacked along a leading axis [S, ...] (for `jax.vmap(run)`)."""
+        states = [self.init(k) for k in keys]
+        return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
 
 
 def make_train(config: TrainConfig) -> Learner:

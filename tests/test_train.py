@@ -106,7 +106,7 @@ def test_chunk_runs_without_recompiling(tiny):
 def test_vmap_over_seeds_gives_independent_replicates(tiny):
     cfg = TINY.replace(checkpoints=1, total_steps=TINY.steps_per_update)
     learner = make_train(cfg)
-    states = jax.jit(jax.vmap(learner.train))(jax.random.split(jax.random.PRNGKey(0), 2))
+    states = jax.jit(jax.vmap(learner.run))(learner.init_many(jax.random.split(jax.random.PRNGKey(0), 2)))
     w = jax.tree_util.tree_leaves(states.params["actor"])[0]
     assert w.shape[0] == 2 and not np.allclose(w[0], w[1])
     assert np.asarray(states.update).tolist() == [1, 1]
