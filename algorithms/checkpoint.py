@@ -73,8 +73,9 @@ def saved_config(directory: str | Path, step: int) -> TrainConfig:
     return TrainConfig.from_dict(d)
 
 
-def check_compatible(saved: TrainConfig, config: TrainConfig, *, ignore=("total_steps", "checkpoints")) -> None:
-    """A resumed run must be the run that was saved: every field that shapes it must agree."""
+def check_compatible(saved: TrainConfig, config: TrainConfig, *, ignore=()) -> None:
+    """A resumed run must be the run that was saved: every field must agree (the budget too: it sets
+    the updates per chunk, so a different one would not replay the same computation)."""
     a, b = saved.to_dict(), config.to_dict()
     diff = {k: (a[k], b[k]) for k in a if k not in ignore and _norm(a[k]) != _norm(b[k])}
     if diff:

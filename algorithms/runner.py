@@ -104,7 +104,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
                          f"or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     mngr = checkpoint.manager(ckpt_dir)
-    state = learner.init(jax.random.PRNGKey(config.seed))
+    state = jax.jit(learner.init)(jax.random.PRNGKey(config.seed))
     start = 0
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
@@ -154,7 +154,7 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
     """The last policy against the yardsticks, and the cross-play of every checkpoint with figures."""
     ckpt_dir = out / "checkpoints"
     steps = checkpoint.steps(ckpt_dir)
-    like = learner.init(jax.random.PRNGKey(0))
+    like = jax.jit(learner.init)(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     result = {}
     if final_games:
@@ -204,7 +204,7 @@ def run_population(run_dir: str | Path, yardsticks: tuple[str, ...] = ("random",
                                          f"gigastep-jax train)")
     config = checkpoint.saved_config(ckpt_dir, steps[-1])
     learner = make_train(config)
-    like = learner.init(jax.random.PRNGKey(0))
+    like = jax.jit(learner.init)(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     members = [population.network_member(a) for a in actors]
     members += [population.scripted_member(like.params["actor"], y) for y in yardsticks]
