@@ -96,9 +96,14 @@ def materialize(*arrays: jax.Array) -> tuple[jax.Array, ...]:
     (a no-op write of row 0) makes XLA compute them once; measured 2.3x faster `transition` on
     identical_5_vs_5 at batch 1024 (`jax.lax.optimization_barrier` is dropped before fusion on CPU).
     """
-    stacked = jnp.stack(arrays, axis=1)
-    stacked = stacked.at[0].set(stacked[0])
+    stacked = computed_once(jnp.stack(arrays, axis=1))
     return tuple(stacked[:, i] for i in range(len(arrays)))
+
+
+def computed_once(a: jax.Array) -> jax.Array:
+    """`a` unchanged, as a buffer XLA computes once instead of fusing into each consumer (a no-op
+    scatter of row 0; see `materialize`)."""
+    return a.at[0].set(a[0])
 
 
 def pair_geometry(x, y, z, cos_h, sin_h):
@@ -144,7 +149,9 @@ def detection(key, d2, cos_bearing, alive, team, params: EnvParams, stochastic: 
     sure = (d2 < jnp.square(params.very_close)) | (
         (closeness <= 1.0) & in_cone(cos_bearing, params.damage_cone_angle)
     )
-    return enemies & (sampled | sure)
+    # Read by the damage, the rewards and the next state: fused into each, the hash and the cone
+    # tests ran once per reader (pobs transition 2.64 -> 1.90 ms at batch 1024 computed once).
+    return computed_once(enemies & (sampled | sure))
 
 
 def damage(detected, tracked, d2, cos_bearing, params: EnvParams):

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gigastep_jax import dynamics as dyn
 from gigastep_jax import rng
 from gigastep_jax.dynamics import Z_MAX
 from gigastep_jax.state import EnvParams, EnvState, Scenario
@@ -37,30 +38,93 @@ def visibility(key, state: EnvState, team, params: EnvParams, stochastic: bool) 
     return (shares.astype(jnp.float32) @ known.astype(jnp.float32)) > 0
 
 
+BITONIC_ABOVE = 16  # agents; up to this many counting ranks faster, above it the network (measured)
+
+
 def nearest_rows(seen, d2, k: int) -> jax.Array:
     """int32[N, k]: per ego, itself first, then the k - 1 nearest seen agents (unseen ones last,
-    ties by index), the order `lax.top_k` gives.
+    ties by index).
 
-    Ranks by counting instead of sorting: XLA's CPU sort calls its comparator once per comparison
-    and took 60 % of the observation's time. rank[e, t] = #{m before t in e's order}, then each t
-    is written to slot rank[e, t] (a scatter; slots >= k are dropped).
+    The order is one int32 key per pair: the bits of d2 (a non-negative float, so its bits order
+    like it) with the lowest ceil(log2 N) bits replaced by the target's index. Keys are unique, so
+    one compare per pair replaces a compare of distances plus a tie-break by index, and the index
+    is read back from the key's low bits; distances closer than 2^-17 of each other (at N <= 64)
+    count as a tie, broken by index. XLA's CPU sort calls its comparator once per comparison (it
+    took 60 % of the observation's time), so the keys are ranked by counting up to
+    `BITONIC_ABOVE` agents, and above that by a bitonic network that keeps the k smallest
+    (O(N log^2 k) per ego instead of O(N^2): 4x faster at 20v20, 4x at 100v100, 1.9x at 10v10).
     """
     n = seen.shape[0]
-    ids = jnp.arange(n)
-    ranking = jnp.where(seen, d2, jnp.float32(3.0e38))
-    ranking = jnp.where(jnp.eye(n, dtype=bool), -1.0, ranking)
+    ids = jnp.arange(n, dtype=jnp.int32)
+    index_bits = max(1, (n - 1).bit_length())
+    distance = jax.lax.bitcast_convert_type(d2, jnp.int32) & np.int32(-(1 << index_bits))
+    distance = jnp.where(seen, distance, np.int32(0x7F800000))  # +inf: after every seen agent
+    distance = jnp.where(jnp.eye(n, dtype=bool), np.int32(-(2**31)), distance)  # the ego first
+    order_key = distance | ids[None, :]  # [ego, target]
+    if n > BITONIC_ABOVE:
+        smallest = _bitonic_smallest(order_key.T, k)  # [k, ego]
+        return (smallest & np.int32((1 << index_bits) - 1)).T
 
-    # A loop over m keeps the work O(N^2) per step of the loop without materialising the N^3
-    # comparison tensor (which XLA did, 1.3-1.6x slower at 5v5 and 20v20).
+    # rank[e, t] = #{m before t in e's order}, then t is written to slot rank[e, t] (a scatter;
+    # slots >= k are dropped). A loop over m keeps the work O(N^2) per step of the loop without
+    # materialising the N^3 comparison tensor (which XLA did, 1.3-1.6x slower).
     def count(m, rank):
-        r_m = ranking[:, m][:, None]  # [e, 1]
-        before = (r_m < ranking) | ((r_m == ranking) & (m < ids)[None, :])
-        return rank + before.astype(jnp.int32)
+        return rank + (order_key[:, m][:, None] < order_key).astype(jnp.int32)
 
     rank = jax.lax.fori_loop(0, n, count, jnp.zeros((n, n), jnp.int32), unroll=4)
     rows = jnp.broadcast_to(ids[:, None], (n, n))
     targets = jnp.broadcast_to(ids[None, :], (n, n))
     return jnp.zeros((n, k), jnp.int32).at[rows, rank].set(targets, mode="drop")
+
+
+def _bitonic_smallest(keys, k: int) -> jax.Array:
+    """int32[k, M]: the k smallest of each column of int32[N, M] (distinct keys), ascending.
+
+    Columns are padded to P = 2^p rows; blocks of Q = 2^q >= k rows are bitonic-sorted in
+    alternating directions, then pairs of neighbouring blocks (one ascending, one descending) are
+    halved by an elementwise min, which keeps the Q smallest of the two as a bitonic sequence,
+    and re-sorted by a bitonic merge, until one block is left. The sorted axis is the major one,
+    so each compare-exchange is a min/max of whole rows.
+    """
+    n = keys.shape[0]
+    p = 1 << (n - 1).bit_length()
+    if p > n:
+        keys = jnp.concatenate([keys, jnp.full((p - n,) + keys.shape[1:], np.int32(2**31 - 1))])
+    q = min(p, 1 << (k - 1).bit_length())
+
+    def exchange(x, j: int, ascending: np.ndarray):
+        """Compare rows i and i + j inside each block of 2j rows; ascending: bool per block."""
+        y = x.reshape((x.shape[0] // (2 * j), 2, j) + x.shape[1:])
+        partner = jnp.flip(y, axis=1)
+        take_min = (ascending[:, None] == np.array([True, False])[None, :]).reshape((-1, 2) + (1,) * (y.ndim - 2))
+        y = jnp.minimum(y, partner) if take_min.all() else jnp.where(take_min, jnp.minimum(y, partner), jnp.maximum(y, partner))
+        # Each stage reads its input twice (y and its flip): fused, the chain is recomputed
+        # exponentially (compiles ran for minutes); one buffer per stage instead.
+        return dyn.computed_once(y.reshape(x.shape))
+
+    def merge(x, ascending_block):  # sort bitonic blocks of q rows; ascending_block(b) per block
+        j = q // 2
+        while j >= 1:
+            pair_block = np.arange(x.shape[0] // (2 * j)) * 2 * j
+            x = exchange(x, j, ascending_block(pair_block))
+            j //= 2
+        return x
+
+    size = 2
+    while size <= q:  # bitonic sort of blocks of `size`, directions alternating by block
+        j = size // 2
+        while j >= 1:
+            first = np.arange(p // (2 * j)) * 2 * j
+            x_asc = ((first // q) % 2 == 0) if size == q else (first & size) == 0
+            keys = exchange(keys, j, x_asc)
+            j //= 2
+        size *= 2
+    while keys.shape[0] > q:
+        halves = keys.reshape((keys.shape[0] // (2 * q), 2, q) + keys.shape[1:])
+        keys = jnp.minimum(halves[:, 0], halves[:, 1]).reshape((-1,) + keys.shape[1:])
+        last = keys.shape[0] == q
+        keys = merge(keys, lambda first: np.ones(first.shape, bool) if last else (first // q) % 2 == 0)
+    return keys[:k]
 
 
 def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.Array:

@@ -235,6 +235,31 @@ def test_keeps_the_nearest_when_crowded():
         np.testing.assert_allclose(got, want, atol=1e-4)
 
 
+def _nearest_by_sorting(seen, d2, k):
+    """The order nearest_rows promises, by Python's sort: ego, then seen by distance, then unseen,
+    ties by index."""
+    n = seen.shape[0]
+    rows = []
+    for e in range(n):
+        order = sorted(range(n), key=lambda t: (t != e, not seen[e, t], d2[e, t] if seen[e, t] else 0.0, t))
+        rows.append(order[:k])
+    return np.asarray(rows)
+
+
+@pytest.mark.parametrize("n, k", [(2, 2), (10, 10), (17, 15), (40, 15), (65, 15)])
+@pytest.mark.parametrize("bitonic", [False, True], ids=["counting", "bitonic"])
+def test_nearest_rows_order(n, k, bitonic, monkeypatch):
+    """Both rankers (counting and the bitonic network) give the sorted order, with exact distance
+    ties (distances on a coarse grid) broken by index."""
+    monkeypatch.setattr(observe, "BITONIC_ABOVE", 0 if bitonic else 10**6)
+    rng = np.random.default_rng(n)
+    d2 = rng.integers(0, 40, (3, n, n)).astype(np.float32) / 4  # many exact ties
+    seen = rng.uniform(size=(3, n, n)) < 0.7
+    got = np.asarray(jax.jit(jax.vmap(lambda s, d: observe.nearest_rows(s, d, k)))(seen, d2))
+    for b in range(3):
+        np.testing.assert_array_equal(got[b], _nearest_by_sorting(seen[b], d2[b], k))
+
+
 @pytest.mark.parametrize(
     "name, width",
     [
