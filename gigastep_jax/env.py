@@ -310,7 +310,8 @@ class Env:
         seen = observe.visibility(key, state, team, params, s.observability == "pobs")
         if s.obs_kind == "rgb":
             return observe.rgb_obs(
-                state, seen, s, jnp.asarray(self._sprite), team, params.max_health, jnp.asarray(self._background)
+                state, seen, s, jnp.asarray(self._sprite), team, params.max_health, jnp.asarray(self._background),
+                shared_view=s.observability == "fobs",
             )
         return observe.vector_obs(state, seen, s, jnp.asarray(self._sprite, jnp.float32), team)
 

@@ -268,50 +268,101 @@ def agent_pixels(x, y, heading, sprite, arena, resolution: int):
 
 
 def draw(image, px, py, colour):
-    """Max-blend colours uint8[..., 3] at pixels (px, py) (out-of-image pixels are dropped)."""
+    """Max-blend colours uint8[..., 3] at pixels (px, py); pixels outside the image are dropped
+    (negative ones too: `.at[]` would wrap them to the far edge)."""
+    px = jnp.where(py < 0, -1, px)
+    px = jnp.where(px < 0, image.shape[0], px)
     return image.at[px, py].max(colour, mode="drop")
 
 
-def rgb_obs(state: EnvState, seen, scenario: Scenario, sprite, team, max_health, background) -> jax.Array:
+def rgb_obs(
+    state: EnvState, seen, scenario: Scenario, sprite, team, max_health, background, shared_view: bool = False
+) -> jax.Array:
     """uint8[N, R, R, 3] top-down images indexed [x, y], one per ego.
 
-    Enemies red, teammates blue, the ego white-green; the green channel of others is altitude.
-    Rows x = 0 and x = R - 1 and column y = 0 are the border (white, or red after taking damage);
-    column y = R - 1 is the ego's health bar. Unseen agents are not drawn.
+    Enemies red, teammates blue, the green channel of both their altitude; they max-blend over the
+    map and each other. The ego itself is white-green, (255 - z, 255, 255 - z), drawn on top (its
+    pixels show only the ego; its trail and sprite max-blend). Rows x = 0 and x = R - 1 and column
+    y = 0 are the border (white, or red after taking damage); column y = R - 1 is the ego's health
+    bar; agents max-blend over both. Unseen agents are not drawn.
+
+    shared_view: every ego sees the same agents (full observability). Then a team's images show
+    the others alike, so one canvas per environment is drawn in team A's colours and team B's
+    view is the same canvas with red and blue swapped: the scatter writes 2N sprites per
+    environment instead of N^2 (XLA's CPU scatter is a serial loop; it was 85 % of the RGB step).
     """
     r = scenario.resolution
     n = team.shape[0]
-    px_agents, py_agents, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
+    px, py, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
+    shade = (on * intensity[None, :])[..., None]  # [N, P, 1]
     z255 = jnp.round(state.z * 255.0 / Z_MAX)
-    same = team[None, :] == team[:, None]  # [ego, target]
-    ego = jnp.eye(n, dtype=bool)
-    red = jnp.where(ego, 255.0 - z255[None, :], jnp.where(same, 0.0, 255.0))
-    green = jnp.where(ego, 255.0, jnp.broadcast_to(z255[None, :], (n, n)))
-    blue = jnp.where(ego, 255.0 - z255[None, :], jnp.where(same, 255.0, 0.0))
-    colour = jnp.stack([red, green, blue], axis=-1) * seen[..., None]  # [ego, target, 3]
-    colour = colour[:, :, None, :] * (on[None, :, :, None] * intensity[None, None, :, None])
-    colour = colour.astype(jnp.uint8)  # [ego, target, P, 3]
-
-    # Each ego's frame is the environment's map (and waypoint) copied once, then the border rows
-    # x = 0 and x = R - 1 and column y = 0 (white, or red after taking damage) and the health-bar
-    # column y = R - 1 (green up to the health fraction, white above) are written in place, and
-    # one scatter draws the agents. A single select pass over every byte of [N, R, R, 3] (which
-    # masks to apply, recomputed per byte by XLA's CPU loop emitter) cost 4x as much at batch 64.
     base = background[state.map_idx]
     if scenario.waypoints:
         base = draw_waypoint(base[None], state, scenario.arena, r)[0]
-    white = jnp.full((3,), 255, jnp.uint8)
-    hurt = (state.damage_taken > 0)[:, None]  # [N, 1]
-    border = jnp.where(hurt, jnp.asarray([255, 0, 0], jnp.uint8), white)  # [N, 3]
-    filled = jnp.arange(r)[None, :] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None]  # [N, R]
-    bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), white)  # [N, R, 3]
-    frames = jnp.broadcast_to(base[None], (n, r, r, 3))
-    edge_row = jnp.broadcast_to(border[:, None, None, :], (n, 1, r, 3))
-    frames = jax.lax.dynamic_update_slice(frames, edge_row, (0, 0, 0, 0))
-    frames = jax.lax.dynamic_update_slice(frames, edge_row, (0, r - 1, 0, 0))
-    frames = jax.lax.dynamic_update_slice(frames, jnp.broadcast_to(border[:, None, None, :], (n, r, 1, 3)), (0, 0, 0, 0))
-    frames = jax.lax.dynamic_update_slice(frames, bar[:, :, None, :], (0, 0, r - 1, 0))
-    return jax.vmap(draw, in_axes=(0, None, None, 0))(frames, px_agents, py_agents, colour)
+    hurt = (state.damage_taken > 0).astype(jnp.int32)  # [N]
+    filled = jnp.arange(r)[None, :] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None]
+    bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), jnp.uint8(255))  # [N, R, 3]
+
+    if shared_view:  # seen[e] is the same row for every ego e
+        in_a = team == 0
+        a_view = jnp.stack([jnp.where(in_a, 0.0, 255.0), z255, jnp.where(in_a, 255.0, 0.0)], axis=-1) * seen[0][:, None]
+        canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, (a_view[:, None, :] * shade).astype(jnp.uint8))
+        views = jnp.stack([canvas, canvas[:, :, ::-1]])  # [2, R, R, 3]: the others in each team's view
+        # Team A's agents come first, so each ego's frame is a plain copy of its team's (memcpy
+        # speed: a per-byte select of the team's view, or a channel reverse per ego, cost 2-3x
+        # as much); the border and bar are then written in place, blended with the others there.
+        n_a = scenario.n_team_a
+        team_frames = jnp.maximum(base[None], views)
+        frames = jnp.concatenate(
+            [jnp.broadcast_to(team_frames[0], (n_a, r, r, 3)), jnp.broadcast_to(team_frames[1], (n - n_a, r, r, 3))]
+        )
+        frames = _with_border(frames, jnp.asarray(_BORDER)[hurt], views, team)
+        frames = _with_bar(frames, bar, views[:, :, r - 1][team])
+    else:
+        same = team[None, :] == team[:, None]  # [ego, target]
+        colour = jnp.stack(
+            [jnp.where(same, 0.0, 255.0), jnp.broadcast_to(z255[None, :], (n, n)), jnp.where(same, 255.0, 0.0)], axis=-1
+        ) * (seen & ~jnp.eye(n, dtype=bool))[..., None]  # [ego, target, 3]; the ego comes last
+        colour = (colour[:, :, None, :] * shade[None]).astype(jnp.uint8)  # [ego, target, P, 3]
+        frames = _with_border(jnp.broadcast_to(base[None], (n, r, r, 3)), jnp.asarray(_BORDER)[hurt])
+        frames = jax.vmap(draw, in_axes=(0, None, None, 0))(_with_bar(frames, bar, None), px, py, colour)
+
+    # The ego on top: its pixels are cleared, then its own colours max-blended into them (two
+    # scatters whose duplicate writes agree); a dead or unseen ego draws nothing.
+    ego = jnp.stack([255.0 - z255, jnp.full_like(z255, 255.0), 255.0 - z255], axis=-1)  # [N, 3]
+    ego = (ego[:, None, :] * shade).astype(jnp.uint8)  # [N, P, 3]
+    drawn = on & jnp.diagonal(seen)[:, None] & (px >= 0) & (py >= 0)
+    ego_px = jnp.where(drawn, px, r)  # r: dropped
+    rows = jnp.broadcast_to(jnp.arange(n)[:, None], px.shape)
+    frames = frames.at[rows, ego_px, py].set(jnp.uint8(0), mode="drop")
+    return frames.at[rows, ego_px, py].max(ego, mode="drop")
+
+
+_BORDER = np.array([[255, 255, 255], [255, 0, 0]], np.uint8)  # the border colour: unhurt, hurt
+
+
+def _with_border(frames, colour, under=None, which=None):
+    """frames uint8[N, R, R, 3] with the border (rows x = 0 and x = R - 1, column y = 0) of
+    colour uint8[N, 3] written in place: small updates, not a pass over every byte.
+
+    under: images of the agents alone, uint8[N, R, R, 3] or, with which int32[N], uint8[K, R, R, 3]
+    of which frame e shows under[which[e]]: the border is max-blended with their pixels."""
+    n, r = frames.shape[0], frames.shape[1]
+    for xs, ys in [(slice(0, 1), slice(None)), (slice(r - 1, r), slice(None)), (slice(None), slice(0, 1))]:
+        value = jnp.broadcast_to(colour[:, None, None, :], frames[:, xs, ys].shape)
+        if under is not None:
+            edge = under[:, xs, ys]
+            value = jnp.maximum(value, edge if which is None else edge[which])
+        frames = jax.lax.dynamic_update_slice(frames, value, (0, xs.start or 0, ys.start or 0, 0))
+    return frames
+
+
+def _with_bar(frames, bar, under):
+    """frames uint8[N, R, R, 3] with the health bar uint8[N, R, 3] as column y = R - 1, max-blended
+    with `under` uint8[N, R, 3] (the agents' pixels in that column) if given."""
+    if under is not None:
+        bar = jnp.maximum(bar, under)
+    return jax.lax.dynamic_update_slice(frames, bar[:, :, None, :], (0, 0, frames.shape[2] - 1, 0))
 
 
 def draw_waypoint(images, state: EnvState, arena, r: int):
