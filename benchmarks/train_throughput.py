@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="seeds vmapped together (with --num-envs)")
     parser.add_argument("--rollout-steps", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=TrainConfig.hidden)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--minibatches", type=int, default=TrainConfig.minibatches)
     parser.add_argument("--updates", type=int, default=2, help="updates per timed call")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (the best is kept)")
     args = parser.parse_args(argv)
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         configs = [(args.num_envs or CONFIGS[0][0], args.seeds or 1)]
     for b, seeds in configs:
         config = TrainConfig(scenario=args.scenario, num_envs=b, rollout_steps=args.rollout_steps, hidden=args.hidden,
-                             checkpoints=1, total_steps=b * args.rollout_steps * args.updates)
+                             epochs=args.epochs, minibatches=args.minibatches, checkpoints=1,
+                             total_steps=b * args.rollout_steps * args.updates)
         print(json.dumps(measure(config, seeds, args.repeats)), flush=True)
 
 
