@@ -233,11 +233,20 @@ BETA_EPS = 1e-6
 
 
 def sample(key: jax.Array, out: jax.Array, discrete: bool) -> tuple[jax.Array, jax.Array]:
-    """(action int32[...] or float32[..., 3] in [-1, 1], its log-probability float32[...])."""
+    """(action int32[...] or float32[..., 3] in [-1, 1], its log-probability float32[...]).
+
+    Discrete actions by the inverse CDF, one uniform per agent: the same distribution as
+    `distrax.Categorical.sample`, whose Gumbel trick draws a Threefry uniform per logit (27 per
+    agent), which was 60 % of the actor's forward pass in the rollout on CPU.
+    """
+    if discrete:
+        log_p = jax.nn.log_softmax(out, axis=-1)
+        cdf = jnp.cumsum(jnp.exp(log_p), axis=-1)
+        u = jax.random.uniform(key, out.shape[:-1] + (1,))
+        action = jnp.minimum((cdf <= u).sum(axis=-1), out.shape[-1] - 1).astype(jnp.int32)
+        return action, jnp.take_along_axis(log_p, action[..., None], axis=-1)[..., 0]
     dist = distribution(out, discrete)
     x = dist.sample(seed=key)
-    if discrete:
-        return x.astype(jnp.int32), dist.log_prob(x)
     x = jnp.clip(x, BETA_EPS, 1.0 - BETA_EPS)
     return 2.0 * x - 1.0, dist.log_prob(x)
 
