@@ -7,7 +7,8 @@ A *policy* is a pytree of parameters used with an apply function. A *population*
 with every leaf stacked along a leading axis [P, ...] (`stack`), so a row of a payoff matrix is one
 `vmap` over the population, never a Python loop over policies.
 
-Games (`MatrixGame`, `BattleGame`) share one interface, used by `algorithms.evaluation`:
+Games (`MatrixGame`, `BattleGame`, `preference.PreferenceGame`) share one interface, the `Game`
+base class, used by `algorithms.evaluation`:
 
     game.play(key, a, b, n)                          -> float32[n]      (n static)
     game.play_matrix(key, population_a, population_b, n) -> float32[Pa, Pb, n]   one compiled call
@@ -115,13 +116,60 @@ def _check_pairs(population, rows, cols) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(rows, jnp.int32), jnp.asarray(cols, jnp.int32)
 
 
+# ----------------------------------------------------------------------------- the interface
+class Game:
+    """The interface every game shares, built on one method a subclass defines:
+    `_play_one(key, a, b, n) -> float32[n]`, a's outcomes in n games (traceable, n static).
+
+    `play`, `play_matrix` and `play_pairs` check their input at the edge and run one compiled
+    call each; `_check_population(population)` (identity here) lets a game validate or convert
+    its policies.
+    """
+
+    def __init__(self):
+        self._play = jax.jit(self._play_one, static_argnums=3)
+        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
+        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+
+    def _play_one(self, key, a, b, n: int) -> jax.Array:
+        raise NotImplementedError
+
+    def _check_population(self, population):
+        population_size(population)
+        return population
+
+    def _play_matrix(self, key, population_a, population_b, n: int):
+        return _matrix_of(lambda k, a, b: self._play_one(k, a, b, n), key, population_a, population_b)
+
+    def _play_pairs(self, key, population, rows, cols, n: int):
+        return _pairs_of(lambda k, a, b: self._play_one(k, a, b, n), key, population, rows, cols)
+
+    def play(self, key, a, b, n: int) -> jax.Array:
+        """float32[n]: a's outcomes in n games against b."""
+        return self._play(key, a, b, _check_n(n))
+
+    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
+        """float32[Pa, Pb, n]: every policy of population_a against every one of population_b, all
+        pairs in one compiled call; cell (i, j) plays `play(pair_key(key, i, j), a_i, b_j, n)`."""
+        population_a, population_b = self._check_population(population_a), self._check_population(population_b)
+        _check_same_structure(population_a, population_b)
+        return self._matrix(key, population_a, population_b, _check_n(n))
+
+    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
+        """float32[K, n]: policy rows[k] against policy cols[k] of one population, one compiled call."""
+        population = self._check_population(population)
+        rows, cols = _check_pairs(population, rows, cols)
+        return self._pairs(key, population, rows, cols, _check_n(n))
+
+
 # ----------------------------------------------------------------------------- matrix game
-class MatrixGame:
+class MatrixGame(Game):
     """A symmetric game given by its payoff matrix: policy i beats j with probability payoff[i, j].
 
     payoff: float[P, P], entries in [0, 1], payoff + payoff.T = 1 (checked by
     `ratings.check_payoff(..., symmetric=True)`). A policy is a pure strategy, an int32 index; the
-    population of all strategies is `game.population()` (int32[P]).
+    population of all strategies is `game.population()` (int32[P]). `play(key, i, j, n)`: 1 with
+    probability payoff[i, j], else 0; i, j may be traced ints.
     """
 
     def __init__(self, payoff, names: Sequence[str] | None = None):
@@ -135,9 +183,7 @@ class MatrixGame:
             raise ValueError(f"names: expected {self.size} names, got {len(names)}")
         self.names = tuple(names) if names is not None else tuple(str(i) for i in range(self.size))
         self._payoff = jnp.asarray(payoff, jnp.float32)
-        self._play = jax.jit(self._play_one, static_argnums=3)
-        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
-        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+        super().__init__()
 
     def population(self) -> jax.Array:
         """int32[P]: every pure strategy."""
@@ -146,13 +192,7 @@ class MatrixGame:
     def _play_one(self, key, i, j, n: int) -> jax.Array:
         return jax.random.bernoulli(key, self._payoff[i, j], (n,)).astype(jnp.float32)
 
-    def _play_matrix(self, key, rows, cols, n: int):
-        return _matrix_of(lambda k, a, b: self._play_one(k, a, b, n), key, rows, cols)
-
-    def _play_pairs(self, key, population, rows, cols, n: int):
-        return _pairs_of(lambda k, a, b: self._play_one(k, a, b, n), key, population, rows, cols)
-
-    def _check_strategies(self, population):
+    def _check_population(self, population):
         population = jnp.asarray(population)
         if population.ndim != 1 or not jnp.issubdtype(population.dtype, jnp.integer):
             raise ValueError(f"a MatrixGame population is an int array [P] of strategy indices, got "
@@ -163,25 +203,9 @@ class MatrixGame:
             raise ValueError(f"strategy index out of range 0..{self.size - 1}: {values.min()}..{values.max()}")
         return population.astype(jnp.int32)
 
-    def play(self, key, i, j, n: int) -> jax.Array:
-        """float32[n] outcomes of pure strategy i against j: 1 with probability payoff[i, j], else 0.
-        i, j may be traced ints (this is jittable with n static)."""
-        return self._play(key, i, j, _check_n(n))
-
-    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
-        """float32[Pa, Pb, n] for every pair of strategies, one compiled call."""
-        a, b = self._check_strategies(population_a), self._check_strategies(population_b)
-        return self._matrix(key, a, b, _check_n(n))
-
-    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
-        """float32[K, n] for the pairs (population[rows[k]], population[cols[k]])."""
-        population = self._check_strategies(population)
-        rows, cols = _check_pairs(population, rows, cols)
-        return self._pairs(key, population, rows, cols, _check_n(n))
-
 
 # ----------------------------------------------------------------------------- battle game
-class BattleGame:
+class BattleGame(Game):
     """Two team policies play full Gigastep battles.
 
     `apply_fn(params, key, env, state) -> action` for all N agents (int32[N] or float32[N, 3]), the
@@ -213,9 +237,7 @@ class BattleGame:
         self.early_exit = bool(early_exit)
         self.initial_memory = getattr(apply_fn, "initial_memory", None)
         self._rollout = jax.jit(self._rollout_impl, static_argnums=3)
-        self._play = jax.jit(lambda key, a, b, n: self._rollout_impl(key, a, b, n)["outcome"], static_argnums=3)
-        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
-        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+        super().__init__()
 
     # -- one batch of games between two policies
     def _joint_action(self, key, state, params_a, params_b, side_a, memory):
@@ -276,12 +298,8 @@ class BattleGame:
         return dict(outcome=outcome, side_a=sides, winner=winner, length=states.t,
                     over=terminated | truncated, steps=steps)
 
-    def _play_matrix(self, key, population_a, population_b, n: int):
-        return _matrix_of(lambda k, a, b: self._rollout_impl(k, a, b, n)["outcome"], key, population_a,
-                          population_b)
-
-    def _play_pairs(self, key, population, rows, cols, n: int):
-        return _pairs_of(lambda k, a, b: self._rollout_impl(k, a, b, n)["outcome"], key, population, rows, cols)
+    def _play_one(self, key, params_a, params_b, n: int) -> jax.Array:
+        return self._rollout_impl(key, params_a, params_b, n)["outcome"]
 
     # -- public
     def rollout(self, key, params_a, params_b, n: int) -> dict[str, np.ndarray]:
@@ -289,23 +307,6 @@ class BattleGame:
         team), winner int32[n] (0 A, 1 B, -1 none), length int32[n] (steps played), over bool[n],
         steps int (steps the batch was stepped)."""
         return {k: np.asarray(v) for k, v in self._rollout(key, params_a, params_b, _check_n(n)).items()}
-
-    def play(self, key, params_a, params_b, n: int) -> jax.Array:
-        """float32[n]: a's outcomes (1 / ½ / 0) in n games, a on team A in the even ones."""
-        return self._play(key, params_a, params_b, _check_n(n))
-
-    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
-        """float32[Pa, Pb, n]: every policy of population_a against every one of population_b, all
-        pairs in one compiled call; cell (i, j) plays `play(pair_key(key, i, j), a_i, b_j, n)`."""
-        population_size(population_a), population_size(population_b)
-        _check_same_structure(population_a, population_b)
-        return self._matrix(key, population_a, population_b, _check_n(n))
-
-    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
-        """float32[K, n]: policy rows[k] against policy cols[k] of one population, one compiled call."""
-        rows, cols = _check_pairs(population, rows, cols)
-        return self._pairs(key, population, rows, cols, _check_n(n))
-
 
 def _check_same_structure(a, b) -> None:
     sa, sb = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from algorithms.game import _check_n, _check_pairs, _check_same_structure, _matrix_of, _pairs_of, population_size
+from algorithms.game import Game
 from algorithms.preference import lm
 from algorithms.preference.judges import Judge, check_vocab_match
 
 
-class PreferenceGame:
+class PreferenceGame(Game):
     """Two LM policies answer the same prompts; the judge's probability is the first one's outcome.
 
     play(key, a, b, n) -> float32[n]; play_matrix(key, pop_a, pop_b, n) -> float32[Pa, Pb, n];
@@ -32,9 +32,7 @@ class PreferenceGame:
         check_vocab_match(judge, lm_config.vocab, "the language model")
         self.lm_config = lm_config
         self.judge = judge
-        self._play = jax.jit(self._play_one, static_argnums=3)
-        self._matrix = jax.jit(self._play_matrix, static_argnums=3)
-        self._pairs = jax.jit(self._play_pairs, static_argnums=4)
+        super().__init__()
 
     def _play_one(self, key, params_a, params_b, n: int) -> jax.Array:
         k_x, k_a, k_b = jax.random.split(key, 3)
@@ -42,24 +40,3 @@ class PreferenceGame:
         y, _ = lm.sample(self.lm_config, params_a, k_a, x)
         y2, _ = lm.sample(self.lm_config, params_b, k_b, x)
         return self.judge.pairs(x, y, y2).astype(jnp.float32)
-
-    def _play_matrix(self, key, population_a, population_b, n: int):
-        return _matrix_of(lambda k, a, b: self._play_one(k, a, b, n), key, population_a, population_b)
-
-    def _play_pairs(self, key, population, rows, cols, n: int):
-        return _pairs_of(lambda k, a, b: self._play_one(k, a, b, n), key, population, rows, cols)
-
-    def play(self, key, params_a, params_b, n: int) -> jax.Array:
-        """float32[n]: P(y ≻ y' | x) for n prompts, y from a and y' from b."""
-        return self._play(key, params_a, params_b, _check_n(n))
-
-    def play_matrix(self, key, population_a, population_b, n: int) -> jax.Array:
-        """float32[Pa, Pb, n]: every policy of population_a against every one of population_b."""
-        population_size(population_a), population_size(population_b)
-        _check_same_structure(population_a, population_b)
-        return self._matrix(key, population_a, population_b, _check_n(n))
-
-    def play_pairs(self, key, population, rows, cols, n: int) -> jax.Array:
-        """float32[K, n]: policy rows[k] against policy cols[k] of one population."""
-        rows, cols = _check_pairs(population, rows, cols)
-        return self._pairs(key, population, rows, cols, _check_n(n))
