@@ -2,12 +2,12 @@
 
 Trains each variant (MLP or attention encoder, MAPPO or IPPO critic, ...) for the same number of
 environment steps with `algorithms.runner.train` and prints one JSON object per checkpoint: the
-variant, environment steps, wall-clock seconds of training (compile included in the first chunk, and
-reported apart as `first_chunk_s`), and the win rates of the current policy against random, chaser
+variant, environment steps, wall-clock seconds of training (the chunk is compiled before the clock
+starts; its compile time is `compile_s`), and the win rates of the current policy against random, chaser
 and circler (`--eval-games` battles each). Variants run one after another in this one process, so
 they share the machine's conditions.
 
-    python benchmarks/learning_speed.py                          # mlp vs attention, 1.5 M steps each
+    python benchmarks/learning_speed.py                          # mlp vs attention, 1.5 M steps each (default config otherwise)
     python benchmarks/learning_speed.py --variants mlp --steps 3000000
 """
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(dict(
                 benchmark="learning_speed", variant=name, scenario=args.scenario, num_envs=cfg.num_envs,
                 rollout_steps=cfg.rollout_steps, hidden=cfg.hidden, env_steps=row["env_steps"],
-                wall_s=row["wall_s"], first_chunk_s=rows[0]["chunk_s"], env_steps_per_s=row["env_steps_per_s"],
+                wall_s=row["wall_s"], compile_s=rows[0].get("compile_s"), env_steps_per_s=row["env_steps_per_s"],
                 vs_random=row.get("eval_vs_random"), vs_chaser=row.get("eval_vs_chaser"),
                 vs_circler=row.get("eval_vs_circler"), eval_games=args.eval_games,
                 device=str(jax.devices()[0].device_kind), platform=jax.default_backend(),
