@@ -102,28 +102,23 @@ def _bitonic_smallest(keys, k: int) -> jax.Array:
         # exponentially (compiles ran for minutes); one buffer per stage instead.
         return dyn.computed_once(y.reshape(x.shape))
 
-    def merge(x, ascending_block):  # sort bitonic blocks of q rows; ascending_block(b) per block
-        j = q // 2
+    def sort_blocks(x, size: int):
+        """The merge stages that sort bitonic blocks of `size` rows, block b ascending iff b is even
+        (so neighbouring blocks pair up as ascending, descending; a single block ascends)."""
+        j = size // 2
         while j >= 1:
-            pair_block = np.arange(x.shape[0] // (2 * j)) * 2 * j
-            x = exchange(x, j, ascending_block(pair_block))
+            first = np.arange(x.shape[0] // (2 * j)) * 2 * j
+            x = exchange(x, j, (first // size) % 2 == 0)
             j //= 2
         return x
 
     size = 2
-    while size <= q:  # bitonic sort of blocks of `size`, directions alternating by block
-        j = size // 2
-        while j >= 1:
-            first = np.arange(p // (2 * j)) * 2 * j
-            x_asc = ((first // q) % 2 == 0) if size == q else (first & size) == 0
-            keys = exchange(keys, j, x_asc)
-            j //= 2
+    while size <= q:  # bitonic sort of blocks of q rows
+        keys = sort_blocks(keys, size)
         size *= 2
     while keys.shape[0] > q:
         halves = keys.reshape((keys.shape[0] // (2 * q), 2, q) + keys.shape[1:])
-        keys = jnp.minimum(halves[:, 0], halves[:, 1]).reshape((-1,) + keys.shape[1:])
-        last = keys.shape[0] == q
-        keys = merge(keys, lambda first: np.ones(first.shape, bool) if last else (first // q) % 2 == 0)
+        keys = sort_blocks(jnp.minimum(halves[:, 0], halves[:, 1]).reshape((-1,) + keys.shape[1:]), q)
     return keys[:k]
 
 
@@ -267,12 +262,15 @@ def agent_pixels(x, y, heading, sprite, arena, resolution: int):
     return px, py, on, jnp.asarray(intensity)
 
 
+def _dropped_outside(px, py, r: int, keep=True):
+    """px with every pixel outside the image (or where `keep` is False) moved to row r, which a
+    `mode="drop"` scatter drops: `.at[]` would wrap negative indices to the far edge."""
+    return jnp.where(keep & (px >= 0) & (py >= 0), px, r)
+
+
 def draw(image, px, py, colour):
-    """Max-blend colours uint8[..., 3] at pixels (px, py); pixels outside the image are dropped
-    (negative ones too: `.at[]` would wrap them to the far edge)."""
-    px = jnp.where(py < 0, -1, px)
-    px = jnp.where(px < 0, image.shape[0], px)
-    return image.at[px, py].max(colour, mode="drop")
+    """Max-blend colours uint8[..., 3] at pixels (px, py); pixels outside the image are dropped."""
+    return image.at[_dropped_outside(px, py, image.shape[0]), py].max(colour, mode="drop")
 
 
 def rgb_obs(
@@ -331,8 +329,7 @@ def rgb_obs(
     # scatters whose duplicate writes agree); a dead or unseen ego draws nothing.
     ego = jnp.stack([255.0 - z255, jnp.full_like(z255, 255.0), 255.0 - z255], axis=-1)  # [N, 3]
     ego = (ego[:, None, :] * shade).astype(jnp.uint8)  # [N, P, 3]
-    drawn = on & jnp.diagonal(seen)[:, None] & (px >= 0) & (py >= 0)
-    ego_px = jnp.where(drawn, px, r)  # r: dropped
+    ego_px = _dropped_outside(px, py, r, keep=on & jnp.diagonal(seen)[:, None])
     rows = jnp.broadcast_to(jnp.arange(n)[:, None], px.shape)
     frames = frames.at[rows, ego_px, py].set(jnp.uint8(0), mode="drop")
     return frames.at[rows, ego_px, py].max(ego, mode="drop")
@@ -341,18 +338,17 @@ def rgb_obs(
 _BORDER = np.array([[255, 255, 255], [255, 0, 0]], np.uint8)  # the border colour: unhurt, hurt
 
 
-def _with_border(frames, colour, under=None, which=None):
+def _with_border(frames, colour, views=None, team=None):
     """frames uint8[N, R, R, 3] with the border (rows x = 0 and x = R - 1, column y = 0) of
     colour uint8[N, 3] written in place: small updates, not a pass over every byte.
 
-    under: images of the agents alone, uint8[N, R, R, 3] or, with which int32[N], uint8[K, R, R, 3]
-    of which frame e shows under[which[e]]: the border is max-blended with their pixels."""
-    n, r = frames.shape[0], frames.shape[1]
+    views uint8[2, R, R, 3], team int32[N]: the agents alone in each team's view; ego e's border
+    is then max-blended with the pixels of views[team[e]] there."""
+    r = frames.shape[1]
     for xs, ys in [(slice(0, 1), slice(None)), (slice(r - 1, r), slice(None)), (slice(None), slice(0, 1))]:
         value = jnp.broadcast_to(colour[:, None, None, :], frames[:, xs, ys].shape)
-        if under is not None:
-            edge = under[:, xs, ys]
-            value = jnp.maximum(value, edge if which is None else edge[which])
+        if views is not None:
+            value = jnp.maximum(value, views[:, xs, ys][team])
         frames = jax.lax.dynamic_update_slice(frames, value, (0, xs.start or 0, ys.start or 0, 0))
     return frames
 
