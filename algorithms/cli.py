@@ -127,7 +127,7 @@ def _train(args: argparse.Namespace) -> int:
 
     fields = dict(scenario=args.scenario, total_steps=args.steps, num_envs=args.num_envs,
                   rollout_steps=args.rollout_steps, epochs=args.epochs, minibatches=args.minibatches,
-                  learning_rate=args.lr, critic=args.critic, encoder=args.encoder, hidden=args.hidden,
+                  learning_rate=args.lr, critic=args.critic, credit=args.credit, encoder=args.encoder, hidden=args.hidden,
                   pool_size=args.pool_size, snapshot_every=args.snapshot_every,
                   opponent_sampling=args.opponent_sampling, self_play_fraction=args.self_play_fraction,
                   opponent_groups=args.opponent_groups,
@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=None)
     tr.add_argument("--entropy-coef", type=float, default=None)
     tr.add_argument("--critic", default=None, help="mappo (centralised team critic) or ippo")
+    tr.add_argument("--credit", default=None, help="team (each agent learns its team's return, dead or alive; "
+                    "the default) or agent (its own reward until it dies)")
     tr.add_argument("--encoder", default=None, help="mlp or attention (vector obs), cnn (RGB obs)")
     tr.add_argument("--hidden", type=int, default=None)
     tr.add_argument("--recurrent", action="store_true", help="a GRU actor (for partial observability)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from algorithms import networks, selfplay
 
 CRITICS = ("mappo", "ippo")
+CREDITS = ("team", "agent")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class TrainConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     critic: str = "mappo"  # "mappo": centralised team critic; "ippo": per-agent critic
+    # "team": every agent learns from its team's mean reward until the episode ends, dead or alive;
+    # "agent": from its own reward until it dies (Gigastep's per-agent reward, in which dying ends an
+    # agent's share of its team's losses). See `Learner.credit`.
+    credit: str = "team"
     encoder: str = "mlp"  # "mlp" | "attention" (vector obs) | "cnn" (RGB obs)
     hidden: int = 64
     recurrent: bool = False  # a GRU actor (partial observability); trained on whole rollouts of each env
@@ -130,6 +135,8 @@ def check(config: TrainConfig):
                          f"sides): num_envs / opponent_groups = {b // config.opponent_groups}")
     if config.critic not in CRITICS:
         raise ValueError(f"unknown critic {config.critic!r}; allowed: {', '.join(CRITICS)}")
+    if config.credit not in CREDITS:
+        raise ValueError(f"unknown credit {config.credit!r}; allowed: {', '.join(CREDITS)}")
     if config.encoder not in networks.ENCODERS:
         raise ValueError(f"unknown encoder {config.encoder!r}; allowed: {', '.join(networks.ENCODERS)}")
     if config.opponent_sampling not in selfplay.SAMPLING:

@@ -105,13 +105,15 @@ class Batch(NamedTuple):
 
     `inputs` is whatever the loss function reads (observations, actions, old log-probs, ...), a pytree
     with leading axes [T, B]; advantages and returns are float32[T, B, N]; mask bool[T, B, N] marks
-    the agent-steps that are trained on (alive agents on the learner's side).
+    the agent-steps the policy is trained on (alive agents on the learner's side), value_mask those
+    the critic is trained on (`mask` where None).
     """
 
     inputs: object
     advantages: jax.Array
     returns: jax.Array
     mask: jax.Array
+    value_mask: jax.Array | None = None
 
 
 def minibatches(key: jax.Array, batch: Batch, n_minibatches: int) -> Batch:

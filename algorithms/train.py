@@ -56,7 +56,8 @@ class Trajectory(NamedTuple):
     reward: jax.Array  # float32[T, B, N]
     done: jax.Array  # bool[T, B, N]: the agent's trajectory ended at this step (death or episode end)
     bootstrap: jax.Array  # float32[T, B, N]: value to continue with after a done step (truncation)
-    mask: jax.Array  # bool[T, B, N]: trained on (alive, on the learner's side)
+    mask: jax.Array  # bool[T, B, N]: the policy is trained on it (alive, on the learner's side)
+    value_mask: jax.Array  # bool[T, B, N]: the critic is trained on it (`Learner.credit`)
     start: jax.Array  # bool[T, B]: obs[t] is an episode's first (the GRU memory was reset before it)
 
 
@@ -78,6 +79,7 @@ class Learner:
         self.batched = gj.BatchedEnv(env, config.num_envs)
         b, g = config.num_envs, config.opponent_groups
         self.side = jnp.arange(b, dtype=jnp.int32) % 2  # the learner's team in each environment
+        self.on_a = np.asarray(self.layout.teams) == 0  # bool[N], static
         self.group = jnp.arange(b, dtype=jnp.int32) // (b // g)
         self.fixed = tuple(config.fixed_opponents)
         self.category_of_fixed = jnp.asarray([CATEGORIES.index(f) for f in self.fixed] or [0], jnp.int32)
@@ -190,6 +192,28 @@ class Learner:
         return jnp.where(sel, action, opp_action), log_prob, value, learner, memory, opp_memory
 
     # ------------------------------------------------------------------ rollout
+    def credit(self, reward: jax.Array, done: jax.Array, info: dict, alive_pre: jax.Array, alive_end: jax.Array):
+        """What each agent learns from at one step, all [B, N]: (reward, done: its trajectory ends,
+        truncated: it goes on from V(final observation), value_mask: the critic trains on it).
+
+        "agent": the environment's own reward, and an agent's trajectory ends when it dies. Gigastep
+        charges a team's losses to its survivors (`Env._reward`'s defeat term), so a dying agent
+        escapes them: against a stronger team, dying early is what the survivors learn is cheap.
+        "team": every agent gets its team's mean reward and its trajectory runs until the episode
+        ends, dead or alive (the policy still trains only on the steps it was alive), so an agent's
+        death costs it what it costs the team. MAPPO's critic sees the team, so it values a dead
+        agent's slot as well as a living one's.
+        """
+        truncated = info["truncated"][:, None]
+        if self.config.credit == "agent":
+            return reward, done, truncated & alive_end, alive_pre
+        on_a = self.on_a
+        team_mean = lambda m: (reward * m).sum(-1, keepdims=True) / m.sum()  # noqa: E731
+        team_reward = jnp.where(on_a, team_mean(on_a), team_mean(~on_a))
+        ended = info["terminated"] | info["truncated"]
+        every = lambda x: jnp.broadcast_to(x, reward.shape)  # noqa: E731
+        return team_reward, every(ended[:, None]), every(truncated), every(True)
+
     def rollout(self, state: TrainState, opponent: jax.Array):
         """`rollout_steps` steps of the batch. Returns (state, Trajectory [T, B, N], metric sums)."""
         cfg, env = self.config, self.env
@@ -208,15 +232,15 @@ class Learner:
             obs_next, env_state, reward, done, info = self.batched.step(k_env, env_state, action)
             ended = info["terminated"] | info["truncated"]  # [B]
             alive_end = alive_pre & (info["death_cause"] == 0)
-            truncated = info["truncated"][:, None] & alive_end
+            train_reward, train_done, truncated, value_mask = self.credit(reward, done, info, alive_pre, alive_end)
             boot = jax.lax.cond(
                 truncated.any(),
                 lambda o: self.critic.apply(state.params["critic"], o),
                 lambda o: jnp.zeros(o.shape[:2], jnp.float32),
                 info["final_obs"],
             )
-            traj = Trajectory(obs, action, log_prob, value, reward, done, jnp.where(truncated, boot, 0.0),
-                              alive_pre & learner, start)
+            traj = Trajectory(obs, action, log_prob, value, train_reward, train_done, jnp.where(truncated, boot, 0.0),
+                              alive_pre & learner, value_mask & learner, start)
             # The next observation is a new episode's first where this one ended: memories restart.
             next_memory = jnp.where(ended[:, None, None], 0.0, next_memory)
             next_opp_memory = jnp.where(ended[-self.opponent_envs:, None, None] if self.opponent_envs else ended[:0, None, None],
@@ -261,7 +285,8 @@ class Learner:
         entropy = networks.distribution(out, self.env.discrete).entropy()
         pi_loss, metrics = ppo.policy_loss(log_prob, old_log_prob, mb.advantages, cfg.clip_eps, mb.mask)
         value = self.critic.apply(params["critic"], obs)
-        v_loss = ppo.value_loss(value, old_value, mb.returns, cfg.value_clip_eps, mb.mask)
+        v_loss = ppo.value_loss(value, old_value, mb.returns, cfg.value_clip_eps,
+                                mb.mask if mb.value_mask is None else mb.value_mask)
         w = mb.mask.astype(jnp.float32)
         entropy = (entropy * w).sum() / jnp.maximum(w.sum(), 1.0)
         total = pi_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
@@ -309,7 +334,7 @@ class Learner:
                                       cfg.gamma, cfg.gae_lambda)
         advantages = ppo.normalize_advantages(advantages, traj.mask)
         batch = ppo.Batch((traj.obs, traj.action, traj.log_prob, traj.value, traj.start, memory0[None]), advantages,
-                          returns, traj.mask)
+                          returns, traj.mask, traj.value_mask)
         params, opt_state, metrics = ppo.ppo_update(k_ppo, state.params, state.opt_state, batch, self.loss, self.tx,
                                                     cfg.epochs, cfg.minibatches)
         pool = selfplay.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)
