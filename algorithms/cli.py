@@ -130,6 +130,7 @@ def _train(args: argparse.Namespace) -> int:
                   learning_rate=args.lr, critic=args.critic, credit=args.credit, encoder=args.encoder, hidden=args.hidden,
                   pool_size=args.pool_size, snapshot_every=args.snapshot_every,
                   opponent_sampling=args.opponent_sampling, self_play_fraction=args.self_play_fraction,
+                  fixed_fraction=args.fixed_fraction,
                   opponent_groups=args.opponent_groups,
                   fixed_opponents=tuple(f for f in args.fixed_opponents.split(",") if f),
                   checkpoints=args.checkpoints, seed=args.seed, entropy_coef=args.entropy_coef,
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--opponent-sampling", default=None, help="uniform, latest or pfsp")
     tr.add_argument("--opponent-groups", type=int, default=None, help="environment groups, one opponent each per update")
     tr.add_argument("--self-play-fraction", type=float, default=None, help="share of environments against the current policy")
+    tr.add_argument("--fixed-fraction", type=float, default=None,
+                    help="share of environments against the fixed opponents alone (PFSP among them)")
     tr.add_argument("--fixed-opponents", default="random,chaser", help="scripted opponents in the pool (comma-separated; '' for none)")
     tr.add_argument("--checkpoints", type=int, default=None)
     tr.add_argument("--seed", type=int, default=None)

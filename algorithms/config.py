@@ -18,8 +18,9 @@ class TrainConfig:
 
     Sizes: each update collects `rollout_steps` x `num_envs` environment steps; the environments are
     split into `opponent_groups` groups, each playing one opponent for the update: the first
-    round(self_play_fraction x groups) play the current policy (both sides are trained), the others an
-    opponent drawn from the pool (snapshots and fixed scripted opponents, `opponent_sampling`), kept for
+    round(self_play_fraction x groups) play the current policy (both sides are trained), the last
+    round(fixed_fraction x groups) one of the fixed scripted opponents, the others an opponent drawn
+    from the whole pool (snapshots and fixed opponents); drawn by `opponent_sampling`, kept for
     `opponent_period` updates and met in fresh episodes. The
     learner's side alternates between environments, so it plays both sides of asymmetric scenarios.
     """
@@ -53,6 +54,7 @@ class TrainConfig:
     snapshot_every: int = 10  # updates between snapshots joining the pool
     opponent_sampling: str = "pfsp"
     self_play_fraction: float = 0.5
+    fixed_fraction: float = 0.0
     opponent_groups: int = 4
     opponent_period: int = 8  # updates between draws; a group's episodes restart with its new opponent
     fixed_opponents: tuple[str, ...] = ("random", "chaser")
@@ -72,6 +74,10 @@ class TrainConfig:
     @property
     def self_play_groups(self) -> int:
         return int(round(self.self_play_fraction * self.opponent_groups))
+
+    @property
+    def fixed_groups(self) -> int:
+        return int(round(self.fixed_fraction * self.opponent_groups))
 
     @property
     def updates_per_chunk(self) -> int:
@@ -120,16 +126,22 @@ def check(config: TrainConfig):
         _positive(name, getattr(config, name))
     for name in ("entropy_coef", "value_coef"):
         _positive(name, getattr(config, name), allow_zero=True)
-    for name in ("gamma", "gae_lambda", "self_play_fraction", "stats_decay"):
+    for name in ("gamma", "gae_lambda", "self_play_fraction", "fixed_fraction", "stats_decay"):
         v = getattr(config, name)
         if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {v!r}")
     if config.value_clip_eps is not None:
         _positive("value_clip_eps", config.value_clip_eps)
     b = config.num_envs
-    for name in ("minibatches", "opponent_groups"):
-        if b % getattr(config, name):
-            raise ValueError(f"num_envs ({b}) must be divisible by {name} ({getattr(config, name)})")
+    if b % config.opponent_groups:
+        raise ValueError(f"num_envs ({b}) must be divisible by opponent_groups ({config.opponent_groups})")
+    b_self = b // config.opponent_groups * config.self_play_groups
+    teams = b + b_self
+    if teams % config.minibatches:
+        ok = [m for m in range(1, min(teams, 64) + 1) if teams % m == 0]
+        raise ValueError(f"minibatches ({config.minibatches}) must divide the {teams} teams an update trains on "
+                         f"(both teams of the {b_self} self-play environments, the learner's of the other "
+                         f"{b - b_self}); allowed: {ok}")
     if (b // config.opponent_groups) % 2:
         raise ValueError(f"each opponent group needs an even number of environments (the learner plays both "
                          f"sides): num_envs / opponent_groups = {b // config.opponent_groups}")
@@ -144,6 +156,12 @@ def check(config: TrainConfig):
     for f in config.fixed_opponents:
         if f not in selfplay.FIXED:
             raise ValueError(f"unknown fixed opponent {f!r}; allowed: {', '.join(selfplay.FIXED)}")
+    if config.self_play_groups + config.fixed_groups > config.opponent_groups:
+        raise ValueError(f"self_play_fraction ({config.self_play_fraction}) and fixed_fraction ({config.fixed_fraction}) "
+                         f"take {config.self_play_groups} + {config.fixed_groups} of the {config.opponent_groups} "
+                         f"opponent_groups; they must add up to at most 1")
+    if config.fixed_groups and not config.fixed_opponents:
+        raise ValueError(f"fixed_fraction ({config.fixed_fraction}) needs fixed_opponents, got none")
     if len(set(config.fixed_opponents)) != len(config.fixed_opponents):
         raise ValueError(f"fixed_opponents has duplicates: {config.fixed_opponents}")
     env = config.make_env()  # unknown scenario: ValueError with close matches

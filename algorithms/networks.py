@@ -66,11 +66,13 @@ class AgentLayout:
         slot = jax.nn.one_hot(jnp.asarray(self.slot), self.max_team)
         return jnp.concatenate([team, slot], axis=-1)
 
-    def gather_teams(self, x: jax.Array) -> jax.Array:
-        """[..., N, D] -> [..., 2, S, D], zeros in padding slots."""
-        padded = jnp.concatenate([x, jnp.zeros(x.shape[:-2] + (1,) + x.shape[-1:], x.dtype)], axis=-2)
-        return jnp.take(padded, jnp.asarray(self.index).reshape(-1), axis=-2).reshape(
-            x.shape[:-2] + (2, self.max_team) + x.shape[-1:])
+    def gather_teams(self, x: jax.Array, axis: int = -2) -> jax.Array:
+        """x with its agent axis N at `axis` ([..., N, D] by default) -> that axis replaced by [2, S],
+        zeros in padding slots."""
+        axis = axis % x.ndim
+        padded = jnp.concatenate([x, jnp.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], x.dtype)], axis=axis)
+        out = jnp.take(padded, jnp.asarray(self.index).reshape(-1), axis=axis)
+        return out.reshape(x.shape[:axis] + (2, self.max_team) + x.shape[axis + 1:])
 
     def scatter_agents(self, v: jax.Array) -> jax.Array:
         """[..., 2, S] -> [..., N]: each agent's entry at (its team, its slot)."""
@@ -194,11 +196,13 @@ class RecurrentActor(Actor):
 
 
 class Critic(nn.Module):
-    """Values float32[..., N] of every agent, from observations [..., N, F].
+    """Values float32[..., S] of one team's agents, from their observations [..., S, F].
 
-    centralised=True (MAPPO): each agent's observation is encoded, the embeddings of its team are
-    concatenated (in slot order, zero padded) with the team's one-hot, and a team head gives one value
-    per slot. centralised=False (IPPO): each agent's value from its own observation.
+    A team is S slots (`AgentLayout`): feats [..., S, E] each slot's agent features, team int32[...]
+    which team it is, valid bool[..., S] the slots that hold an agent (a smaller team is padded).
+    centralised=True (MAPPO): the slots' embeddings are concatenated (padding zeroed) with the team's
+    one-hot, and a team head gives one value per slot. centralised=False (IPPO): each agent's value
+    from its own observation. `team_values` applies it to every team of whole environments.
     """
 
     layout: AgentLayout
@@ -209,15 +213,25 @@ class Critic(nn.Module):
     ego_frame: bool = True
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
-        x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, self.layout.features())
+    def __call__(self, obs: jax.Array, feats: jax.Array, team: jax.Array, valid: jax.Array) -> jax.Array:
+        x = Encoder(self.encoder, self.hidden, self.rows, self.ego_frame)(obs, feats)  # [..., S, H]
         if not self.centralised:
             return _dense(1, 1.0)(x)[..., 0]
-        team = self.layout.gather_teams(x)  # [..., 2, S, H]
-        team = team.reshape(team.shape[:-2] + (-1,))
-        team = jnp.concatenate([team, jnp.broadcast_to(jnp.eye(2), team.shape[:-2] + (2, 2))], axis=-1)
-        h = nn.relu(_dense(self.hidden)(team))
-        return self.layout.scatter_agents(_dense(self.layout.max_team, 1.0)(h))
+        x = x * valid[..., None]
+        x = x.reshape(x.shape[:-2] + (-1,))
+        x = jnp.concatenate([x, jax.nn.one_hot(jnp.broadcast_to(team, x.shape[:-1]), 2)], axis=-1)
+        h = nn.relu(_dense(self.hidden)(x))
+        return _dense(self.layout.max_team, 1.0)(h)
+
+
+def team_values(critic: Critic, params, obs: jax.Array, obs_rank: int = 1) -> jax.Array:
+    """Values float32[..., N] of every agent of whole environments: obs [..., N, *obs_shape], with
+    obs_rank = len(obs_shape) (1 for vectors, 3 for images)."""
+    layout = critic.layout
+    teams = layout.gather_teams(obs, axis=obs.ndim - obs_rank - 1)  # [..., 2, S, *obs_shape]
+    valid = np.asarray(layout.index) < layout.n_agents  # [2, S]
+    values = critic.apply(params, teams, layout.gather_teams(layout.features()), jnp.arange(2), valid)
+    return layout.scatter_agents(values)
 
 
 # ----------------------------------------------------------------------------- distributions

@@ -101,7 +101,7 @@ def value_loss(values: jax.Array, old_values: jax.Array, returns: jax.Array, cli
 
 # ----------------------------------------------------------------------------- one update
 class Batch(NamedTuple):
-    """A rollout's training data, leading axes [T, B] (B is split into minibatches of environments).
+    """A rollout's training data, leading axes [T, B] (B, environments or teams, is cut into minibatches).
 
     `inputs` is whatever the loss function reads (observations, actions, old log-probs, ...), a pytree
     with leading axes [T, B]; advantages and returns are float32[T, B, N]; mask bool[T, B, N] marks
@@ -117,10 +117,10 @@ class Batch(NamedTuple):
 
 
 def minibatches(key: jax.Array, batch: Batch, n_minibatches: int) -> Batch:
-    """Shuffle the environments and cut them into minibatches: leaves [M, T, B/M, ...].
+    """Shuffle the second axis (environments, or teams) and cut it into minibatches: leaves [M, T, B/M, ...].
 
-    Whole environments (every step, every agent) go together: trajectories stay intact for recurrent
-    policies and a team stays together for its centralised critic.
+    Whole rows (every step, every agent of an environment or a team) go together: trajectories stay
+    intact for recurrent policies and a team stays together for its centralised critic.
     """
     b = batch.mask.shape[1]
     perm = jax.random.permutation(key, b)

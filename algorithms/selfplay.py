@@ -85,8 +85,9 @@ def win_rate(pool: PoolState) -> jax.Array:
     return (pool.score + 1.0) / (pool.games + 2.0)
 
 
-def weights(pool: PoolState, sampling: str, n_fixed_used: int) -> jax.Array:
-    """Unnormalised drawing weights over the P + F opponents (0 for empty slots and unused fixed ones).
+def weights(pool: PoolState, sampling: str, n_fixed_used: int, snapshots: bool = True) -> jax.Array:
+    """Unnormalised drawing weights over the P + F opponents (0 for empty slots and unused fixed ones,
+    and for every snapshot when `snapshots` is False).
 
     uniform: every filled slot and fixed opponent alike; latest: the newest snapshot only (fixed
     opponents when the pool is empty); pfsp: (1 - win rate)², prioritising the opponents the learner
@@ -94,11 +95,11 @@ def weights(pool: PoolState, sampling: str, n_fixed_used: int) -> jax.Array:
     """
     p = size(pool)
     n_fixed = pool.score.shape[0] - p
-    available = jnp.concatenate([pool.valid, jnp.arange(n_fixed) < n_fixed_used])
+    available = jnp.concatenate([pool.valid & snapshots, jnp.arange(n_fixed) < n_fixed_used])
     if sampling == "uniform":
         w = available.astype(jnp.float32)
     elif sampling == "latest":
-        newest = jnp.zeros(p, bool) if p == 0 else (pool.added == pool.added.max()) & pool.valid
+        newest = jnp.zeros(p, bool) if p == 0 else (pool.added == pool.added.max()) & pool.valid & snapshots
         latest = jnp.concatenate([newest, jnp.zeros(n_fixed, bool)])
         w = jnp.where(latest.any(), latest, available).astype(jnp.float32)
     elif sampling == "pfsp":
@@ -108,10 +109,11 @@ def weights(pool: PoolState, sampling: str, n_fixed_used: int) -> jax.Array:
     return w
 
 
-def draw(key: jax.Array, pool: PoolState, n_groups: int, sampling: str, n_fixed_used: int) -> jax.Array:
+def draw(key: jax.Array, pool: PoolState, n_groups: int, sampling: str, n_fixed_used: int,
+         snapshots: bool = True) -> jax.Array:
     """int32[G]: an opponent per group drawn by `weights`; SELF (the current policy) when the pool is
     empty and there is no fixed opponent."""
-    w = weights(pool, sampling, n_fixed_used)
+    w = weights(pool, sampling, n_fixed_used, snapshots)
     choice = jax.random.categorical(key, jnp.log(jnp.maximum(w, 1e-30)), shape=(n_groups,))
     return jnp.where(w.sum() > 0, choice, SELF).astype(jnp.int32)
 

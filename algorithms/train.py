@@ -8,7 +8,7 @@
 
 One update: a rollout of `rollout_steps` steps of `num_envs` auto-resetting environments (each
 opponent group plays its opponent: the current policy, a pool snapshot or a scripted policy), GAE,
-then PPO epochs over minibatches of whole environments. Trajectories are [T, B, N, ...] with agents
+then PPO epochs over minibatches of whole teams (the opponents' agents are left out). Trajectories are [T, B, N, ...] with agents
 in the environment's order. Metrics are sums reduced inside `jit` (bounded memory over any run).
 """
 
@@ -80,6 +80,7 @@ class Learner:
         b, g = config.num_envs, config.opponent_groups
         self.side = jnp.arange(b, dtype=jnp.int32) % 2  # the learner's team in each environment
         self.on_a = np.asarray(self.layout.teams) == 0  # bool[N], static
+        self._trained_teams(b, g)
         self.group = jnp.arange(b, dtype=jnp.int32) // (b // g)
         self.fixed = tuple(config.fixed_opponents)
         self.category_of_fixed = jnp.asarray([CATEGORIES.index(f) for f in self.fixed] or [0], jnp.int32)
@@ -90,6 +91,32 @@ class Learner:
         self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
         self.chunk = jax.jit(self._chunk, donate_argnums=0)
 
+    def _trained_teams(self, b: int, g: int) -> None:
+        """The H teams an update trains on, static: both teams of each self-play environment, the
+        learner's team of every other. The opponents' agents never reach the loss (a quarter of the
+        agent-steps with half the environments in self-play)."""
+        n, layout = self.env.n_agents, self.layout
+        b_self = b // g * self.config.self_play_groups
+        self.team_env = np.concatenate([np.repeat(np.arange(b_self), 2), np.arange(b_self, b)])  # int[H]
+        self.team_id = np.concatenate([np.tile([0, 1], b_self), np.arange(b_self, b) % 2])  # int[H]
+        index = np.asarray(layout.index)[self.team_id]  # [H, S] agent of each slot, n in padding
+        self.team_valid = index < n
+        self.team_rows = np.where(self.team_valid, self.team_env[:, None] * n + index, b * n)  # into [B * N + 1]
+        feats = np.concatenate([np.asarray(layout.features()), np.zeros((1, layout.features().shape[-1]))])
+        self.team_feats = feats[index].astype(np.float32)  # [H, S, E]
+
+    def to_teams(self, x: jax.Array) -> jax.Array:
+        """[L, B, N, ...] -> [L, H, S, ...]: the agents of the trained teams, zeros in padding slots."""
+        lead, rest = x.shape[0], x.shape[3:]
+        flat = x.reshape((lead, x.shape[1] * x.shape[2]) + rest)  # explicit: a trailing size may be 0 (no memory)
+        flat = jnp.concatenate([flat, jnp.zeros((lead, 1) + rest, x.dtype)], axis=1)
+        return jnp.take(flat, jnp.asarray(self.team_rows.reshape(-1)), axis=1).reshape(
+            (lead,) + self.team_rows.shape + rest)
+
+    def values(self, critic_params, obs: jax.Array) -> jax.Array:
+        """float32[..., N]: the critic's value of every agent, obs [..., N, *obs_shape]."""
+        return networks.team_values(self.critic, critic_params, obs, len(self.env.obs_shape))
+
     # ------------------------------------------------------------------ init
     def init_params(self, key: jax.Array) -> dict:
         env = self.env
@@ -99,7 +126,10 @@ class Learner:
             actor = self.actor.init(k_a, self.initial_memory(()), obs, self.feats)
         else:
             actor = self.actor.init(k_a, obs, self.feats)
-        return dict(actor=actor, critic=self.critic.init(k_c, obs))
+        layout = self.layout
+        critic = self.critic.init(k_c, layout.gather_teams(obs, axis=0), layout.gather_teams(self.feats), jnp.arange(2),
+                                  np.asarray(layout.index) < env.n_agents)
+        return dict(actor=actor, critic=critic)
 
     def initial_memory(self, lead: tuple[int, ...]) -> jax.Array:
         """float32[*lead, N, H] zeros (H = 0 for feed-forward actors)."""
@@ -135,16 +165,19 @@ class Learner:
             return self.actor.apply(actor_params, memory, obs, self.feats)
         return memory, self.actor.apply(actor_params, obs, self.feats)
 
-    def policy_sequence(self, actor_params, memory: jax.Array, obs: jax.Array, start: jax.Array) -> jax.Array:
+    def policy_sequence(self, actor_params, memory: jax.Array, obs: jax.Array, start: jax.Array,
+                        feats: jax.Array | None = None) -> jax.Array:
         """Actor outputs over a trajectory: memory [B, N, H] before obs[0], obs [T, B, N, ...], start
-        bool[T, B] (memory reset before that step) -> out [T, B, N, A]."""
+        bool[T, B] (memory reset before that step), feats the agents' features ([N, E] by default, or
+        [B, N, E]) -> out [T, B, N, A]. B, N may be any rows and slots (`to_teams`)."""
+        feats = self.feats if feats is None else feats
         if not self.config.recurrent:
-            return self.actor.apply(actor_params, obs, self.feats)
+            return self.actor.apply(actor_params, obs, feats)
 
         def step(m, x):
             o, st = x
             m = jnp.where(st[:, None, None], 0.0, m)
-            return self.actor.apply(actor_params, m, o, self.feats)
+            return self.actor.apply(actor_params, m, o, feats)
 
         return jax.lax.scan(step, memory, (obs, start))[1]
 
@@ -166,7 +199,7 @@ class Learner:
         b_self = b // g * g_self
         k_l, k_o, k_s = jax.random.split(key, 3)
         memory, out = self.policy_step(params["actor"], memory, obs)
-        value = self.critic.apply(params["critic"], obs)
+        value = self.values(params["critic"], obs)
         action, log_prob = networks.sample(k_l, out, self.env.discrete)
         opp = opponent[self.group]  # [B]
         learner = (jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]) | (opp == selfplay.SELF)[:, None]
@@ -235,7 +268,7 @@ class Learner:
             train_reward, train_done, truncated, value_mask = self.credit(reward, done, info, alive_pre, alive_end)
             boot = jax.lax.cond(
                 truncated.any(),
-                lambda o: self.critic.apply(state.params["critic"], o),
+                lambda o: self.values(state.params["critic"], o),
                 lambda o: jnp.zeros(o.shape[:2], jnp.float32),
                 info["final_obs"],
             )
@@ -276,15 +309,16 @@ class Learner:
 
     # ------------------------------------------------------------------ learning
     def loss(self, params, mb: ppo.Batch):
-        """The PPO loss of a minibatch (inputs: obs, action, old log_prob, old value, start [T, b, ...];
-        the memory before the rollout [1, b, N, H])."""
+        """The PPO loss of a minibatch of h trained teams (`to_teams`; inputs: obs, action, old log_prob,
+        old value [T, h, S, ...], start [T, h]; the memory before the rollout [1, h, S, H], the slots'
+        features [1, h, S, E], team int32[1, h], valid bool[1, h, S])."""
         cfg = self.config
-        obs, action, old_log_prob, old_value, start, memory0 = mb.inputs
-        out = self.policy_sequence(params["actor"], memory0[0], obs, start)
+        obs, action, old_log_prob, old_value, start, memory0, feats, team, valid = mb.inputs
+        out = self.policy_sequence(params["actor"], memory0[0], obs, start, feats[0])
         log_prob = networks.log_prob(out, action, self.env.discrete)
         entropy = networks.distribution(out, self.env.discrete).entropy()
         pi_loss, metrics = ppo.policy_loss(log_prob, old_log_prob, mb.advantages, cfg.clip_eps, mb.mask)
-        value = self.critic.apply(params["critic"], obs)
+        value = self.critic.apply(params["critic"], obs, feats[0], team[0], valid[0])
         v_loss = ppo.value_loss(value, old_value, mb.returns, cfg.value_clip_eps,
                                 mb.mask if mb.value_mask is None else mb.value_mask)
         w = mb.mask.astype(jnp.float32)
@@ -308,18 +342,39 @@ class Learner:
             opp_memory=jnp.zeros_like(state.opp_memory),
         )
 
+    def draw(self, key: jax.Array, pool: selfplay.PoolState) -> jax.Array:
+        """int32[G] every group's opponent: SELF in the self-play groups, then a draw from the whole pool,
+        then (the last `fixed_groups`) a draw from the fixed opponents alone."""
+        cfg = self.config
+        g_self, g_fixed = cfg.self_play_groups, cfg.fixed_groups
+        k_pool, k_fixed = jax.random.split(key)
+        drawn = selfplay.draw(k_pool, pool, cfg.opponent_groups - g_self - g_fixed, cfg.opponent_sampling, len(self.fixed))
+        fixed = selfplay.draw(k_fixed, pool, g_fixed, cfg.opponent_sampling, len(self.fixed), snapshots=False)
+        return jnp.concatenate([jnp.full(g_self, selfplay.SELF, jnp.int32), drawn, fixed])
+
     def draw_opponents(self, state: TrainState, key: jax.Array) -> TrainState:
         """Every `opponent_period` updates: new opponents for the drawn groups, in fresh episodes."""
         cfg = self.config
-        g_self = cfg.self_play_groups
-        if g_self == cfg.opponent_groups:
+        if cfg.self_play_groups == cfg.opponent_groups:
             return state
         k_draw, k_reset = jax.random.split(key)
-        drawn = selfplay.draw(k_draw, state.pool, cfg.opponent_groups - g_self, cfg.opponent_sampling, len(self.fixed))
-        opponent = jnp.concatenate([jnp.full(g_self, selfplay.SELF, jnp.int32), drawn])
+        opponent = self.draw(k_draw, state.pool)
         return jax.lax.cond(state.update % cfg.opponent_period == 0,
                             lambda s: self.restart_opponent_envs(s, k_reset).replace(opponent=opponent),
                             lambda s: s, state)
+
+    def make_batch(self, traj: Trajectory, memory0: jax.Array, last_value: jax.Array) -> ppo.Batch:
+        """GAE over the rollout [T, B, N], then the trained teams' rows [T, H, S] (`to_teams`) for the
+        loss. memory0 [B, N, H]: the actor's memory before the rollout; last_value [B, N]: V after it."""
+        cfg = self.config
+        advantages, returns = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value,
+                                      cfg.gamma, cfg.gae_lambda)
+        advantages = ppo.normalize_advantages(advantages, traj.mask)
+        teams, constant = self.to_teams, lambda x: jnp.asarray(x)[None]  # noqa: E731
+        inputs = (teams(traj.obs), teams(traj.action), teams(traj.log_prob), teams(traj.value),
+                  traj.start[:, self.team_env], teams(memory0[None]), constant(self.team_feats),
+                  constant(self.team_id.astype(np.int32)), constant(self.team_valid))
+        return ppo.Batch(inputs, teams(advantages), teams(returns), teams(traj.mask), teams(traj.value_mask))
 
     def update(self, state: TrainState):
         """One update: maybe draw opponents, roll out, GAE, PPO epochs, maybe snapshot into the pool."""
@@ -329,12 +384,8 @@ class Learner:
         opponent = state.opponent
         memory0 = state.memory
         state, traj, sums = self.rollout(state.replace(key=key), opponent)
-        last_value = self.critic.apply(state.params["critic"], state.obs)
-        advantages, returns = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value,
-                                      cfg.gamma, cfg.gae_lambda)
-        advantages = ppo.normalize_advantages(advantages, traj.mask)
-        batch = ppo.Batch((traj.obs, traj.action, traj.log_prob, traj.value, traj.start, memory0[None]), advantages,
-                          returns, traj.mask, traj.value_mask)
+        last_value = self.values(state.params["critic"], state.obs)
+        batch = self.make_batch(traj, memory0, last_value)
         params, opt_state, metrics = ppo.ppo_update(k_ppo, state.params, state.opt_state, batch, self.loss, self.tx,
                                                     cfg.epochs, cfg.minibatches)
         pool = selfplay.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)

@@ -53,10 +53,7 @@ CONFIGS = [(64, 1), (256, 1), (1024, 1), (256, 2), (256, 4)]
 
 def _opponents(learner: Learner, key: jax.Array, pool: selfplay.PoolState) -> jax.Array:
     """int32[G] opponents of one update, drawn as `Learner.update` draws them."""
-    cfg = learner.config
-    drawn = selfplay.draw(key, pool, cfg.opponent_groups - cfg.self_play_groups, cfg.opponent_sampling,
-                          len(learner.fixed))
-    return jnp.concatenate([jnp.full(cfg.self_play_groups, selfplay.SELF, jnp.int32), drawn])
+    return learner.draw(key, pool)
 
 
 def _learn(learner: Learner, state, traj: Trajectory, sums: dict):

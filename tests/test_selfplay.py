@@ -65,3 +65,16 @@ def test_draw_runs_inside_jit():
     f = jax.jit(lambda k, p: selfplay.draw(k, p, 3, "pfsp", 2))
     out = f(jax.random.PRNGKey(0), pool)
     assert out.shape == (3,) and out.dtype == jnp.int32 and bool(((out >= 2) & (out < 4)).all())
+
+
+def test_fixed_only_draws_skip_the_snapshots():
+    pool = selfplay.init(params(0.0), size=2, n_fixed=2)
+    pool = selfplay.add(selfplay.add(pool, params(1.0), jnp.int32(1)), params(2.0), jnp.int32(2))
+    # the learner loses every game to the snapshots and wins every one against fixed opponent 0
+    pool = selfplay.record(pool, jnp.array([0, 1, 2]), jnp.array([0.0, 0.0, 10.0]), jnp.array([10.0, 10.0, 10.0]), 1.0)
+    for sampling in selfplay.SAMPLING:
+        w = np.asarray(selfplay.weights(pool, sampling, 2, snapshots=False))
+        assert (w[:2] == 0).all() and (w[2:] > 0).all(), (sampling, w)
+    draws = np.asarray(selfplay.draw(jax.random.PRNGKey(1), pool, 2000, "pfsp", 2, snapshots=False))
+    assert set(draws.tolist()) <= {2, 3}
+    assert (draws == 3).mean() > 0.9  # PFSP among the fixed ones: the one the learner does not beat

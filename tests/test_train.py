@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from algorithms import checkpoint, game, networks, population, runner
+from algorithms import checkpoint, game, networks, population, runner, selfplay
 from algorithms.config import TrainConfig
 from algorithms.train import CATEGORIES, make_train, summarize
 
@@ -33,10 +33,13 @@ def tiny():
 # ----------------------------------------------------------------------------- config
 @pytest.mark.parametrize("change, match", [
     (dict(learning_rate=-1e-3), "learning_rate must be a number > 0"),
-    (dict(num_envs=18, minibatches=4), r"num_envs \(18\) must be divisible by minibatches \(4\)"),
+    (dict(minibatches=5), r"minibatches \(5\) must divide the 24 teams an update trains on .*allowed: \[1, 2, 3, 4, 6, 8, 12, 24\]"),
+    (dict(num_envs=18, opponent_groups=4), r"num_envs \(18\) must be divisible by opponent_groups \(4\)"),
     (dict(scenario="identical_5_vs_5_fobs_vec_void_dsic"), "close matches|did you mean|identical_5_vs_5_fobs_vec_void_disc"),
     (dict(critic="qmix"), "unknown critic 'qmix'; allowed: mappo, ippo"),
     (dict(credit="shared"), "unknown credit 'shared'; allowed: team, agent"),
+    (dict(self_play_fraction=0.5, fixed_fraction=1.0), r"take 1 \+ 2 of the 2 opponent_groups"),
+    (dict(fixed_fraction=0.5, fixed_opponents=()), "needs fixed_opponents"),
     (dict(opponent_sampling="best"), "unknown opponent_sampling 'best'"),
     (dict(fixed_opponents=("random", "sniper")), "unknown fixed opponent 'sniper'"),
     (dict(gamma=1.5), r"gamma must be in \[0, 1\]"),
@@ -79,7 +82,7 @@ def test_rollout_keeps_agent_order_and_trains_the_learners_side(tiny):
     # the first observation of the rollout is the state's, agent by agent
     np.testing.assert_array_equal(traj.obs[0], state.obs)
     # values were computed per agent in place: recomputing on one environment gives the same rows
-    v = tiny.critic.apply(state.params["critic"], state.obs[3])
+    v = tiny.values(state.params["critic"], state.obs[3])
     np.testing.assert_allclose(traj.value[0, 3], v, rtol=1e-5, atol=1e-6)
     teams = np.asarray(tiny.env.teams)
     side = np.arange(b) % 2
@@ -135,6 +138,60 @@ def test_team_credit_in_a_rollout_trains_the_critic_on_dead_agents(tiny):
     assert (value_mask & ~mask).any()  # some agent died and its slot is still valued
     b = TINY.num_envs
     assert value_mask[:, : b // 2].all()  # against itself both sides train
+
+
+def test_trained_teams_keep_agent_order_and_leave_out_the_opponents(tiny):
+    """`to_teams` rows [T, H, S]: both teams of each self-play environment, then the learner's team
+    of each environment against a drawn opponent, slot by slot in the layout's agent order."""
+    t, b, n = 3, TINY.num_envs, tiny.env.n_agents
+    x = jnp.arange(t * b * n, dtype=jnp.float32).reshape(t, b, n)  # entry = its own (t, env, agent)
+    rows = np.asarray(tiny.to_teams(x))
+    index = np.asarray(tiny.layout.index)
+    b_self = b // 2
+    assert rows.shape == (t, 2 * b_self + (b - b_self), tiny.layout.max_team)
+    expected = []
+    for e in range(b):
+        for team in ((0, 1) if e < b_self else (e % 2,)):  # the learner's side alternates by environment
+            expected.append(np.asarray(x)[:, e, index[team]])
+    np.testing.assert_array_equal(rows, np.stack(expected, axis=1))
+
+
+def test_the_loss_on_trained_teams_equals_the_loss_on_whole_environments(tiny):
+    """Leaving the opponents' agents out of the batch changes nothing: the PPO loss of every trained
+    team in one minibatch equals the masked loss computed over the whole [T, B, N] rollout."""
+    from algorithms import ppo
+
+    state = tiny.init(jax.random.PRNGKey(4))
+    state, traj, _ = jax.jit(tiny.rollout)(state, jnp.array([-1, 2], jnp.int32))
+    params = state.params
+    last_value = tiny.values(params["critic"], state.obs)
+    batch = tiny.make_batch(traj, tiny.initial_memory((TINY.num_envs,)), last_value)
+    total, metrics = jax.jit(tiny.loss)(params, batch)
+
+    adv, ret = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value, TINY.gamma, TINY.gae_lambda)
+    adv = ppo.normalize_advantages(adv, traj.mask)
+    out = tiny.actor.apply(params["actor"], traj.obs, tiny.feats)
+    log_prob = networks.log_prob(out, traj.action, tiny.env.discrete)
+    pi, _ = ppo.policy_loss(log_prob, traj.log_prob, adv, TINY.clip_eps, traj.mask)
+    v = ppo.value_loss(tiny.values(params["critic"], traj.obs), traj.value, ret, TINY.value_clip_eps, traj.value_mask)
+    w = traj.mask.astype(jnp.float32)
+    entropy = (networks.distribution(out, True).entropy() * w).sum() / w.sum()
+    np.testing.assert_allclose(metrics["policy_loss"], pi, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["value_loss"], v, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["entropy"], entropy, rtol=1e-5)
+    np.testing.assert_allclose(total, pi + TINY.value_coef * v - TINY.entropy_coef * entropy, rtol=1e-5, atol=1e-6)
+
+
+def test_fixed_groups_meet_only_fixed_opponents():
+    cfg = TINY.replace(opponent_groups=4, self_play_fraction=0.25, fixed_fraction=0.5, minibatches=4)
+    learner = make_train(cfg)
+    pool = learner.init(jax.random.PRNGKey(0)).pool
+    actor = learner.init_params(jax.random.PRNGKey(1))["actor"]
+    pool = selfplay.add(selfplay.add(pool, actor, jnp.int32(1)), actor, jnp.int32(2))  # a full pool of 2
+    draws = np.stack([np.asarray(learner.draw(k, pool)) for k in jax.random.split(jax.random.PRNGKey(2), 64)])
+    assert (draws[:, 0] == selfplay.SELF).all()
+    assert (draws[:, 2:] >= cfg.pool_size).all()  # the last two groups: random or chaser only
+    assert (draws[:, 1] < cfg.pool_size).any()  # the pool group also meets snapshots
 
 
 def test_chunk_runs_without_recompiling(tiny):
