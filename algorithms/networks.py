@@ -81,14 +81,21 @@ class AgentLayout:
 
 
 # ----------------------------------------------------------------------------- encoders
+EGO_EXTRA = 7  # features `egocentric` adds to each agent row
+
+
 def egocentric(obs: jax.Array, rows: int) -> tuple[jax.Array, jax.Array]:
-    """Vector observation [..., F] -> (agent rows [..., R * 14], the rest [..., F - 9 R]): each agent
-    row of 9 gains 5 features, its position and heading in the ego's frame (forward, left, distance, cos and sin of the relative heading; the ego row: cos and
-    sin of its own heading, and the bearing to the arena centre).
+    """Vector observation [..., F] -> (agent rows [..., R * (9 + 7)], the rest [..., F - 9 R]): each
+    agent row of 9 gains 7 features in the ego's frame: forward, left, distance, cos and sin of the
+    relative heading, and the two aims, cos of the angle between the ego's heading and the agent's
+    bearing, and between the agent's heading and the ego's bearing from it (damage needs the target
+    inside the attacker's +-45 degree cone). The ego row gains the cos and sin of its own heading and
+    the arena centre's offset in its frame.
 
     Gigastep's observation gives other agents' offsets in the world frame and headings as angles, so
-    "turn toward that enemy" is atan2 minus heading: a trigonometric function an MLP learns slowly.
-    This featuriser is the learner's choice; the environment's observation is unchanged.
+    "turn toward that enemy" is atan2 minus heading and "is it aiming at me" a product of rotations:
+    functions an MLP learns slowly. This featuriser is the learner's choice; the environment's
+    observation is unchanged.
     """
     agents = obs[..., : rows * ROW].reshape(obs.shape[:-1] + (rows, ROW))
     h = agents[..., 0, 5][..., None]  # the ego's absolute heading
@@ -97,13 +104,17 @@ def egocentric(obs: jax.Array, rows: int) -> tuple[jax.Array, jax.Array]:
     fwd, left = c * dx + s * dy, -s * dx + c * dy
     dist = jnp.sqrt(dx * dx + dy * dy)
     seen = agents[..., 0]
-    extra = jnp.stack([fwd, left, dist, jnp.cos(dh) * seen, jnp.sin(dh) * seen], axis=-1)  # [..., R, 5]
+    inv = seen / jnp.maximum(dist, 1e-6)
+    c_t, s_t = jnp.cos(h + dh), jnp.sin(h + dh)  # the agent's own heading
+    my_aim, its_aim = fwd * inv, -(c_t * dx + s_t * dy) * inv
+    extra = jnp.stack([fwd, left, dist, jnp.cos(dh) * seen, jnp.sin(dh) * seen, my_aim, its_aim], axis=-1)  # [..., R, 7]
     # The ego row: its own heading and the centre's offset in its frame (it must not fly out).
     cx, cy = 0.5 - agents[..., 0, 2], 0.5 - agents[..., 0, 3]
     ego = jnp.stack([c[..., 0], s[..., 0], c[..., 0] * cx + s[..., 0] * cy, -s[..., 0] * cx + c[..., 0] * cy,
-                     jnp.sqrt(cx * cx + cy * cy)], axis=-1)
+                     jnp.sqrt(cx * cx + cy * cy), jnp.zeros_like(cx), jnp.zeros_like(cx)], axis=-1)
     extra = extra.at[..., 0, :].set(ego)
-    return jnp.concatenate([agents, extra], axis=-1).reshape(obs.shape[:-1] + (rows * (ROW + 5),)), obs[..., rows * ROW:]
+    return (jnp.concatenate([agents, extra], axis=-1).reshape(obs.shape[:-1] + (rows * (ROW + EGO_EXTRA),)),
+            obs[..., rows * ROW:])
 
 
 def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
@@ -138,7 +149,7 @@ class Encoder(nn.Module):
         agents, rest = obs[..., : r * ROW], obs[..., r * ROW:]
         if self.ego_frame:
             agents, rest = egocentric(obs, r)
-            width = ROW + 5
+            width = ROW + EGO_EXTRA
         if self.kind == "attention":
             agents = agents.reshape(obs.shape[:-1] + (r, width))
             e = nn.relu(_dense(self.hidden)(agents))

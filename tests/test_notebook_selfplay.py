@@ -24,7 +24,8 @@ SCENARIO = "identical_1_vs_1_fobs_vec_void_disc"
 NUM_ENVS, ROLLOUT_STEPS, HIDDEN, CHECKPOINTS = 16, 8, 16, 3
 TOTAL_STEPS = NUM_ENVS * ROLLOUT_STEPS * 2 * CHECKPOINTS
 EVAL_GAMES, CROSSPLAY_GAMES = 8, 8
-EXTRA = dict(epochs=1, minibatches=2, opponent_groups=2, pool_size=2, snapshot_every=1, self_play_fraction=1.0)
+EXTRA = dict(epochs=1, minibatches=2, opponent_groups=2, pool_size=2, snapshot_every=1, self_play_fraction=1.0,
+             fixed_fraction=0.0)
 OUT = {out!r}
 """
 

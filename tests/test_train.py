@@ -22,7 +22,7 @@ from algorithms.train import CATEGORIES, make_train, summarize
 REPO = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, rollout_steps=8, epochs=1,
                    minibatches=2, hidden=16, opponent_groups=2, pool_size=2, snapshot_every=1,
-                   total_steps=16 * 8 * 2 * 2, checkpoints=2)
+                   self_play_fraction=0.5, fixed_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,28 @@ def test_layout_gathers_and_scatters_agents_in_order():
     assert teams.shape == (3, 2, layout.max_team, 1)
     np.testing.assert_array_equal(layout.scatter_agents(teams[..., 0]), x[..., 0])
     assert float(teams[0, 1, 1:, 0].sum()) == 0.0  # padding slots of the one-agent team are zero
+
+
+def test_egocentric_features_by_hand():
+    """Ego at (0.3, 0.5) heading 0.7 rad; agent 1 dead ahead facing it, agent 2 abeam to its left
+    flying parallel, agent 3 dead astern pointing at it, agent 4 unseen."""
+    h = 0.7
+    fwd, left = np.array([np.cos(h), np.sin(h)]), np.array([-np.sin(h), np.cos(h)])
+    rows = np.zeros((5, networks.ROW), np.float32)
+    rows[0, [0, 2, 3, 5]] = [1.0, 0.3, 0.5, h]  # the ego row: absolute x, y, heading
+    for i, (offset, dh) in enumerate([(0.1 * fwd, np.pi), (0.2 * left, 0.0), (-0.1 * fwd, 0.0)], start=1):
+        rows[i, [0, 2, 3, 5]] = [1.0, offset[0], offset[1], dh]
+    agents, rest = networks.egocentric(jnp.asarray(rows.reshape(-1)), 5)
+    extra = np.asarray(agents).reshape(5, networks.ROW + networks.EGO_EXTRA)[:, networks.ROW:]
+    # forward, left, distance, cos / sin relative heading, my aim, its aim
+    np.testing.assert_allclose(extra[1], [0.1, 0.0, 0.1, -1.0, 0.0, 1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(extra[2], [0.0, 0.2, 0.2, 1.0, 0.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(extra[3], [-0.1, 0.0, 0.1, 1.0, 0.0, -1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(extra[4], 0.0, atol=1e-6)
+    # the ego row: cos, sin of its heading; the centre (0.5, 0.5) in its frame, and how far
+    c = np.array([0.2, 0.0])
+    np.testing.assert_allclose(extra[0], [np.cos(h), np.sin(h), c @ fwd, c @ left, 0.2, 0.0, 0.0], atol=1e-6)
+    assert rest.shape == (0,)
 
 
 def test_rollout_keeps_agent_order_and_trains_the_learners_side(tiny):
