@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf out/demo
-	$(BIN)/gigastep-jax train --scenario identical_5_vs_5_fobs_vec_void_disc --steps 2500000 --out out/demo
+	$(BIN)/gigastep-jax train --scenario identical_5_vs_5_fobs_vec_void_disc --steps 4000000 --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2

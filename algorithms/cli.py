@@ -134,7 +134,7 @@ def _train(args: argparse.Namespace) -> int:
                   opponent_groups=args.opponent_groups,
                   fixed_opponents=tuple(f for f in args.fixed_opponents.split(",") if f),
                   checkpoints=args.checkpoints, seed=args.seed, entropy_coef=args.entropy_coef,
-                  recurrent=True if args.recurrent else None)
+                  recurrent=True if args.recurrent else None, anneal_lr=True if args.anneal_lr else None)
     fields = {k: v for k, v in fields.items() if v is not None}
     config = TrainConfig(**fields)
     console = Console(stderr=True)
@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--minibatches", type=int, default=None)
     tr.add_argument("--lr", type=float, default=None)
     tr.add_argument("--entropy-coef", type=float, default=None)
+    tr.add_argument("--anneal-lr", action="store_true", help="learning rate falls linearly to 0 over the run")
     tr.add_argument("--critic", default=None, help="mappo (centralised team critic) or ippo")
     tr.add_argument("--credit", default=None, help="team (each agent learns its team's return, dead or alive; "
                     "the default) or agent (its own reward until it dies)")
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--self-play-fraction", type=float, default=None, help="share of environments against the current policy")
     tr.add_argument("--fixed-fraction", type=float, default=None,
                     help="share of environments against the fixed opponents alone (PFSP among them)")
-    tr.add_argument("--fixed-opponents", default="random,chaser", help="scripted opponents in the pool (comma-separated; '' for none)")
+    tr.add_argument("--fixed-opponents", default="random,chaser,circler", help="scripted opponents in the pool (comma-separated; '' for none)")
     tr.add_argument("--checkpoints", type=int, default=None)
     tr.add_argument("--seed", type=int, default=None)
     tr.add_argument("--eval-games", type=int, default=64, help="battles vs random/chaser/circler after each checkpoint")
