@@ -250,6 +250,7 @@ def test_self_play_learns_to_beat_random():
     before = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
     state, _ = learner.chunk(state)
     after = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
+    print("vs random before, after:", before, after)
     assert after >= 0.75 and after >= before + 0.2, (before, after)
 
 
