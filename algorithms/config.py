@@ -31,7 +31,7 @@ class TrainConfig:
     rollout_steps: int = 32
     epochs: int = 2  # 4 learnt no more per step and cost 1.7x the time per update
     minibatches: int = 4
-    learning_rate: float = 3e-3  # with entropy 0.001: chaser 0.36 against 0.15 (1e-3, 0.01); RESULTS.md
+    learning_rate: float = 3e-3  # with entropy 0.001: chaser 0.36 against 0.15 (1e-3, 0.01); RESULTS.md, 2026-12-02
     anneal_lr: bool = True  # linearly to 0 (RESULTS.md, 2026-12-03: chaser 0.70 after 4 M steps)
     gamma: float = 0.99
     gae_lambda: float = 0.95

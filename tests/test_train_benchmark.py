@@ -20,7 +20,7 @@ SHARES = ("share_env", "share_forward", "share_update", "share_other")
 def test_train_throughput_quick_smoke():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--scenario", "identical_1_vs_1_fobs_vec_void_disc",
-         "--num-envs", "16", "--rollout-steps", "8", "--hidden", "16", "--repeats", "1"],
+         "--num-envs", "16", "--rollout-steps", "8", "--hidden", "16", "--minibatches", "2", "--repeats", "1"],
         capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
