@@ -78,6 +78,16 @@ class TrainConfig:
         return int(round(self.self_play_fraction * self.opponent_groups))
 
     @property
+    def self_play_envs(self) -> int:
+        """The environments against the current policy (the first ones)."""
+        return self.num_envs // self.opponent_groups * self.self_play_groups
+
+    @property
+    def trained_teams(self) -> int:
+        """Teams an update trains on: both of each self-play environment, the learner's of every other."""
+        return self.num_envs + self.self_play_envs
+
+    @property
     def fixed_groups(self) -> int:
         return int(round(self.fixed_fraction * self.opponent_groups))
 
@@ -137,8 +147,7 @@ def check(config: TrainConfig):
     b = config.num_envs
     if b % config.opponent_groups:
         raise ValueError(f"num_envs ({b}) must be divisible by opponent_groups ({config.opponent_groups})")
-    b_self = b // config.opponent_groups * config.self_play_groups
-    teams = b + b_self
+    b_self, teams = config.self_play_envs, config.trained_teams
     if teams % config.minibatches:
         ok = [m for m in range(1, min(teams, 64) + 1) if teams % m == 0]
         raise ValueError(f"minibatches ({config.minibatches}) must divide the {teams} teams an update trains on "

@@ -235,14 +235,18 @@ class Critic(nn.Module):
         return _dense(self.layout.max_team, 1.0)(h)
 
 
+def team_inputs(layout: AgentLayout, obs: jax.Array, obs_rank: int = 1) -> tuple:
+    """`Critic` inputs for both teams of whole environments: obs [..., N, *obs_shape] (obs_rank =
+    len(obs_shape): 1 for vectors, 3 for images) -> (obs [..., 2, S, *obs_shape], feats [2, S, E],
+    team int32[2], valid bool[2, S])."""
+    teams = layout.gather_teams(obs, axis=obs.ndim - obs_rank - 1)
+    valid = np.asarray(layout.index) < layout.n_agents
+    return teams, layout.gather_teams(layout.features()), jnp.arange(2), valid
+
+
 def team_values(critic: Critic, params, obs: jax.Array, obs_rank: int = 1) -> jax.Array:
-    """Values float32[..., N] of every agent of whole environments: obs [..., N, *obs_shape], with
-    obs_rank = len(obs_shape) (1 for vectors, 3 for images)."""
-    layout = critic.layout
-    teams = layout.gather_teams(obs, axis=obs.ndim - obs_rank - 1)  # [..., 2, S, *obs_shape]
-    valid = np.asarray(layout.index) < layout.n_agents  # [2, S]
-    values = critic.apply(params, teams, layout.gather_teams(layout.features()), jnp.arange(2), valid)
-    return layout.scatter_agents(values)
+    """Values float32[..., N] of every agent of whole environments, obs [..., N, *obs_shape]."""
+    return critic.layout.scatter_agents(critic.apply(params, *team_inputs(critic.layout, obs, obs_rank)))
 
 
 # ----------------------------------------------------------------------------- distributions

@@ -80,7 +80,7 @@ class Learner:
         b, g = config.num_envs, config.opponent_groups
         self.side = jnp.arange(b, dtype=jnp.int32) % 2  # the learner's team in each environment
         self.on_a = np.asarray(self.layout.teams) == 0  # bool[N], static
-        self._trained_teams(b, g)
+        self._trained_teams()
         self.group = jnp.arange(b, dtype=jnp.int32) // (b // g)
         self.fixed = tuple(config.fixed_opponents)
         self.category_of_fixed = jnp.asarray([CATEGORIES.index(f) for f in self.fixed] or [0], jnp.int32)
@@ -91,19 +91,19 @@ class Learner:
         self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
         self.chunk = jax.jit(self._chunk, donate_argnums=0)
 
-    def _trained_teams(self, b: int, g: int) -> None:
-        """The H teams an update trains on, static: both teams of each self-play environment, the
-        learner's team of every other. The opponents' agents never reach the loss (a quarter of the
-        agent-steps with half the environments in self-play)."""
+    def _trained_teams(self) -> None:
+        """The H = `config.trained_teams` teams an update trains on, static: both teams of each
+        self-play environment, the learner's team of every other; the opponents' agents never reach
+        the loss (7/16 of the agent rows with the default groups)."""
         n, layout = self.env.n_agents, self.layout
-        b_self = b // g * self.config.self_play_groups
+        b, b_self = self.config.num_envs, self.config.self_play_envs
         self.team_env = np.concatenate([np.repeat(np.arange(b_self), 2), np.arange(b_self, b)])  # int[H]
         self.team_id = np.concatenate([np.tile([0, 1], b_self), np.arange(b_self, b) % 2])  # int[H]
         index = np.asarray(layout.index)[self.team_id]  # [H, S] agent of each slot, n in padding
         self.team_valid = index < n
         self.team_rows = np.where(self.team_valid, self.team_env[:, None] * n + index, b * n)  # into [B * N + 1]
-        feats = np.concatenate([np.asarray(layout.features()), np.zeros((1, layout.features().shape[-1]))])
-        self.team_feats = feats[index].astype(np.float32)  # [H, S, E]
+        feats = np.asarray(self.feats)
+        self.team_feats = np.concatenate([feats, np.zeros_like(feats[:1])])[index]  # [H, S, E]
 
     def to_teams(self, x: jax.Array) -> jax.Array:
         """[L, B, N, ...] -> [L, H, S, ...]: the agents of the trained teams, zeros in padding slots."""
@@ -126,9 +126,7 @@ class Learner:
             actor = self.actor.init(k_a, self.initial_memory(()), obs, self.feats)
         else:
             actor = self.actor.init(k_a, obs, self.feats)
-        layout = self.layout
-        critic = self.critic.init(k_c, layout.gather_teams(obs, axis=0), layout.gather_teams(self.feats), jnp.arange(2),
-                                  np.asarray(layout.index) < env.n_agents)
+        critic = self.critic.init(k_c, *networks.team_inputs(self.layout, obs, len(env.obs_shape)))
         return dict(actor=actor, critic=critic)
 
     def initial_memory(self, lead: tuple[int, ...]) -> jax.Array:
@@ -138,7 +136,7 @@ class Learner:
     @property
     def opponent_envs(self) -> int:
         cfg = self.config
-        return cfg.num_envs - cfg.num_envs // cfg.opponent_groups * cfg.self_play_groups
+        return cfg.num_envs - cfg.self_play_envs
 
     def init(self, key: jax.Array) -> TrainState:
         k_params, k_env, k_run = jax.random.split(key, 3)
@@ -196,7 +194,7 @@ class Learner:
         opp_memory: the actors' next memories)."""
         cfg, n_pool = self.config, selfplay.size(pool)
         b, g, g_self = cfg.num_envs, cfg.opponent_groups, cfg.self_play_groups
-        b_self = b // g * g_self
+        b_self = cfg.self_play_envs
         k_l, k_o, k_s = jax.random.split(key, 3)
         memory, out = self.policy_step(params["actor"], memory, obs)
         value = self.values(params["critic"], obs)
@@ -330,9 +328,8 @@ class Learner:
         """Fresh episodes in the environments of the drawn-opponent groups (a new opponent must not take
         over a running episode). The cut-off episodes end like truncations: the last rollout's GAE
         already bootstrapped them from V(the state left behind)."""
-        b_self = self.config.num_envs - self.opponent_envs
         fresh_obs, fresh = self.batched.reset(key)
-        new = jnp.arange(self.config.num_envs) >= b_self
+        new = jnp.arange(self.config.num_envs) >= self.config.self_play_envs
         pick = lambda a, c: jnp.where(new.reshape((-1,) + (1,) * (a.ndim - 1)), a, c)  # noqa: E731
         return state.replace(
             env_state=jax.tree_util.tree_map(pick, fresh, state.env_state),

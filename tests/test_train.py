@@ -40,6 +40,7 @@ def tiny():
     (dict(credit="shared"), "unknown credit 'shared'; allowed: team, agent"),
     (dict(self_play_fraction=0.5, fixed_fraction=1.0), r"take 1 \+ 2 of the 2 opponent_groups"),
     (dict(fixed_fraction=0.5, fixed_opponents=()), "needs fixed_opponents"),
+    (dict(fixed_fraction=1.5), r"fixed_fraction must be in \[0, 1\], got 1.5"),
     (dict(opponent_sampling="best"), "unknown opponent_sampling 'best'"),
     (dict(fixed_opponents=("random", "sniper")), "unknown fixed opponent 'sniper'"),
     (dict(gamma=1.5), r"gamma must be in \[0, 1\]"),
