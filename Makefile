@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m gigastep_jax.native  # the C++ RGB composer, built now rather than on first use
 	touch $(STAMP)
 
 demo: $(STAMP)
