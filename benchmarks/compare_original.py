@@ -51,6 +51,7 @@ CONFIGS = {
     # 256 envs x 40 agents = the 10240 agents per step of 1024 x 10: agent-steps/s compare per-agent cost.
     "team_20v20": ("identical_20_vs_20_fobs_vec_void_disc", "identical_20_vs_20_det", "vector", 256, False, None),
     "rgb": ("identical_5_vs_5_fobs_rgb_void_disc", "identical_5_vs_5_det", "rgb", 64, False, 3.0),
+    "rgb_pobs": ("identical_5_vs_5_pobs_rgb_void_disc", "identical_5_vs_5", "rgb", 64, False, None),
 }
 PER_AGENT_COST_TARGET = 1.5  # ours at 20v20 / ours at 5v5, per agent-step
 

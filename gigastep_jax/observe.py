@@ -310,9 +310,10 @@ def rgb_obs(
     px, py, on, intensity = agent_pixels(state.x, state.y, state.heading, sprite, scenario.arena, r)
     shade = (on * intensity[None, :])[..., None]  # [N, P, 1]
     z255 = jnp.round(state.z * 255.0 / Z_MAX)
-    base = background[state.map_idx]
-    if scenario.waypoints:
-        base = draw_waypoint(base[None], state, scenario.arena, r)[0]
+    if scenario.waypoints:  # a map per environment: its own, with the waypoint drawn
+        maps, map_idx = draw_waypoint(background[state.map_idx][None], state, scenario.arena, r), 0
+    else:  # the scenario's maps, shared by every environment of a batch
+        maps, map_idx = background, state.map_idx
     hurt = (state.damage_taken > 0).astype(jnp.int32)  # [N]
     filled = jnp.arange(r)[None, :] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None]
     bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), jnp.uint8(255))  # [N, R, 3]
@@ -337,10 +338,12 @@ def rgb_obs(
 
     def native_frames():
         if shared_view:  # ego e sees view team[e]; team B's swaps red and blue, channel by channel
-            return native.rgb_frames(base, jnp.stack([a_colour, a_colour[..., ::-1]]), px, py, team, ego_px, ego, border, bar)
-        return native.rgb_frames(base, colour, px, py, jnp.arange(n), ego_px, ego, border, bar)
+            a_b = jnp.stack([a_colour, a_colour[..., ::-1]])
+            return native.rgb_frames(maps, map_idx, a_b, px, py, team, ego_px, ego, border, bar)
+        return native.rgb_frames(maps, map_idx, colour, px, py, jnp.arange(n), ego_px, ego, border, bar)
 
     def xla_frames():
+        base = maps[map_idx]
         if shared_view:
             canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, a_colour)
             views = jnp.stack([canvas, canvas[:, :, ::-1]])  # [2, R, R, 3]: the others in each team's view

@@ -108,16 +108,17 @@ def available() -> bool:
     return True
 
 
-def rgb_frames(base, colour, px, py, view, ego_px, ego_colour, border, bar) -> jax.Array:
+def rgb_frames(maps, map_idx, colour, px, py, view, ego_px, ego_colour, border, bar) -> jax.Array:
     """uint8[N, R, R, 3]: one environment's RGB frames composed natively (see rgb_frames.cc).
 
-    base uint8[R, R, 3]; colour uint8[V, N, P, 3] (colour[v, t, p]: agent t's pixel p in view v,
-    0 = not drawn); px, py, ego_px int32[N, P]; view int32[N] (the view each ego sees);
-    ego_colour uint8[N, P, 3]; border uint8[N, 3]; bar uint8[N, R, 3]. vmap-able: batch axes
-    are passed to the kernel, which loops over them. Call only where `available()` is True.
+    maps uint8[M, R, R, 3] and map_idx int32[] (the frame's map: maps[map_idx]); colour
+    uint8[V, N, P, 3] (colour[v, t, p]: agent t's pixel p in view v, 0 = not drawn); px, py,
+    ego_px int32[N, P]; view int32[N] (the view each ego sees); ego_colour uint8[N, P, 3];
+    border uint8[N, 3]; bar uint8[N, R, 3]. vmap-able: each operand keeps only the batch axes it
+    has (an unbatched `maps` is never copied per environment), and the kernel loops over them.
+    Call only where `available()` is True.
     """
-    n, r = px.shape[0], base.shape[0]
+    n, r = px.shape[0], maps.shape[1]
     out = jax.ShapeDtypeStruct((n, r, r, 3), jnp.uint8)
-    call = jax.ffi.ffi_call(TARGET, out, vmap_method="broadcast_all")
-    return call(base, colour, px, py, view, ego_px, ego_colour, border, bar)
-
+    call = jax.ffi.ffi_call(TARGET, out, vmap_method="expand_dims")
+    return call(maps, jnp.asarray(map_idx, jnp.int32), colour, px, py, view, ego_px, ego_colour, border, bar)

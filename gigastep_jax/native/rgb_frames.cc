@@ -7,17 +7,23 @@
 // (tests/test_native_render.py).
 //
 // Per ego e of each environment:
-//   1. frame = base (the map, with the waypoint);
+//   1. frame = maps[map_idx] (the map, with the waypoint if any);
 //   2. rows x = 0 and x = R - 1 and column y = 0 := border[e]; column y = R - 1 := bar[e];
 //   3. every pixel (px[t, p], py[t, p]) inside the image max-blends colour[view[e], t, p];
 //   4. the ego on top: its pixels (ego_px[e, p], py[e, p]) are cleared, then ego_colour[e, p]
 //      max-blended into them.
 // Coordinates outside [0, R) are dropped (never wrapped).
+//
+// Batching (jax.ffi.ffi_call with vmap_method="expand_dims"): every operand has the same number
+// L of leading batch axes as the output, each of size 1 (not batched along that axis: the same
+// data for every environment, never copied by XLA) or of the output's size. So the maps of a
+// scenario are passed once, unbatched, with a batched map index.
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -28,18 +34,62 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+// One operand's data and its element strides along the output's leading (batch) axes: 0 along
+// an axis it is not batched over.
+template <typename T>
+struct Operand {
+  const T* data = nullptr;
+  int64_t strides[8] = {0};
+
+  const T* at(const int64_t* index, int64_t axes) const {
+    int64_t offset = 0;
+    for (int64_t i = 0; i < axes; ++i) offset += index[i] * strides[i];
+    return data + offset;
+  }
+};
+
+// Environment b's operands, each at its own entry.
+struct Env {
+  const uint8_t* maps;        // [M, R, R, 3]
+  int32_t map_idx;
+  const uint8_t* colour;      // [V, N, P, 3]
+  const int32_t* px;          // [N, P]
+  const int32_t* py;          // [N, P]
+  const int32_t* view;        // [N]
+  const int32_t* ego_px;      // [N, P]
+  const uint8_t* ego_colour;  // [N, P, 3]
+  const uint8_t* border;      // [N, 3]
+  const uint8_t* bar;         // [N, R, 3]
+  uint8_t* out;               // [N, R, R, 3]
+};
+
 struct Frames {
-  int64_t batch, n, views, pixels, r;
-  const uint8_t* base;        // [B, R, R, 3]
-  const uint8_t* colour;      // [B, V, N, P, 3]
-  const int32_t* px;          // [B, N, P]
-  const int32_t* py;          // [B, N, P]
-  const int32_t* view;        // [B, N]
-  const int32_t* ego_px;      // [B, N, P]
-  const uint8_t* ego_colour;  // [B, N, P, 3]
-  const uint8_t* border;      // [B, N, 3]
-  const uint8_t* bar;         // [B, N, R, 3]
-  uint8_t* out;               // [B, N, R, R, 3]
+  int64_t batch, axes, n, views, pixels, r, n_maps;
+  int64_t shape[8];  // the output's leading axes
+  Operand<uint8_t> maps, colour, ego_colour, border, bar;
+  Operand<int32_t> map_idx, px, py, view, ego_px;
+  uint8_t* out;
+
+  Env at(int64_t b) const {
+    int64_t index[8];
+    for (int64_t i = axes - 1, rest = b; i >= 0; --i) {
+      index[i] = rest % shape[i];
+      rest /= shape[i];
+    }
+    Env env;
+    env.maps = maps.at(index, axes);
+    env.map_idx = std::clamp<int32_t>(*map_idx.at(index, axes), 0, static_cast<int32_t>(n_maps - 1));  // as XLA's gather
+    env.colour = colour.at(index, axes);
+    env.px = px.at(index, axes);
+    env.py = py.at(index, axes);
+    env.view = view.at(index, axes);
+    env.ego_px = ego_px.at(index, axes);
+    env.ego_colour = ego_colour.at(index, axes);
+    env.border = border.at(index, axes);
+    env.bar = bar.at(index, axes);
+    env.out = out + b * n * frame_size();
+    return env;
+  }
 
   int64_t frame_size() const { return r * r * 3; }
   bool inside(int32_t x, int32_t y) const { return x >= 0 && x < r && y >= 0 && y < r; }
@@ -49,53 +99,52 @@ struct Frames {
     for (int c = 0; c < 3; ++c) pixel[c] = std::max(pixel[c], colour[c]);
   }
 
-  // Max-blend view v's agents of environment b into img. With `edge_pixels`, the pixels that
-  // fall on the border or the bar are also listed there (as agent-pixel indices), so that each
-  // ego sharing the view can blend them again over its own edges without scanning them all.
-  void agents(int64_t b, int64_t v, uint8_t* img, std::vector<int64_t>* edge_pixels) const {
-    const int64_t count = n * pixels;
-    const uint8_t* colours = colour + (b * views + v) * count * 3;
-    const int32_t* xs = px + b * count;
-    const int32_t* ys = py + b * count;
-    for (int64_t i = 0; i < count; ++i) {
-      const int32_t x = xs[i], y = ys[i];
+  // Max-blend view v's agents into img. With `edge_pixels`, the pixels that fall on the border
+  // or the bar are also listed there (as agent-pixel indices), so that each ego sharing the
+  // view can blend them again over its own edges without scanning them all.
+  void agents(const Env& env, int64_t v, uint8_t* img, std::vector<int64_t>* edge_pixels) const {
+    const uint8_t* colours = env.colour + v * n * pixels * 3;
+    for (int64_t i = 0; i < n * pixels; ++i) {
+      const int32_t x = env.px[i], y = env.py[i];
       if (!inside(x, y)) continue;
       blend(img + (x * r + y) * 3, colours + i * 3);
       if (edge_pixels && on_edge(x, y)) edge_pixels->push_back(i);
     }
   }
 
-  void blend_listed(int64_t b, int64_t v, uint8_t* img, const std::vector<int64_t>& listed) const {
-    const int64_t count = n * pixels;
-    const uint8_t* colours = colour + (b * views + v) * count * 3;
-    for (int64_t i : listed) blend(img + (px[b * count + i] * r + py[b * count + i]) * 3, colours + i * 3);
+  void blend_listed(const Env& env, int64_t v, uint8_t* img, const std::vector<int64_t>& listed) const {
+    const uint8_t* colours = env.colour + v * n * pixels * 3;
+    for (int64_t i : listed) blend(img + (env.px[i] * r + env.py[i]) * 3, colours + i * 3);
   }
 
-  // img := src with frame f = b * N + e's own border and bar, row by row: each row is patched
-  // while its lines are in L1. (One memcpy of the whole frame, then the patch, was 15-25 %
-  // slower per step: the two edge columns touch every row, which the copy had left out of L1.)
+  // img := src with ego e's own border and bar, four rows (1 kB) at a time: each block is
+  // patched while its lines are in L1. (Measured per frame: one memcpy of the whole frame, then
+  // the patch, +17 % over a bare copy, since the two edge columns touch every row and the copy
+  // had left them out of L1; row by row +15 %, the call per row; blocks of 4 rows +2 %.)
   // `row` holds R pixels of the border colour.
-  void copy_with_edges(int64_t f, uint8_t* img, const uint8_t* src, const uint8_t* row) const {
-    const uint8_t* edge = border + f * 3;
-    const uint8_t* column = bar + f * r * 3;
+  void copy_with_edges(const Env& env, int64_t e, uint8_t* img, const uint8_t* src, const uint8_t* row) const {
+    const uint8_t* edge = env.border + e * 3;
+    const uint8_t* column = env.bar + e * r * 3;
     const int64_t stride = r * 3;
-    for (int64_t x = 0; x < r; ++x) {
-      uint8_t* line = img + x * stride;
-      if (x == 0 || x == r - 1) {
-        std::memcpy(line, row, stride);
-      } else {
-        std::memcpy(line, src + x * stride, stride);
-        std::memcpy(line, edge, 3);
+    for (int64_t x0 = 0; x0 < r; x0 += 4) {
+      const int64_t x1 = std::min(r, x0 + 4);
+      std::memcpy(img + x0 * stride, src + x0 * stride, (x1 - x0) * stride);
+      for (int64_t x = x0; x < x1; ++x) {
+        uint8_t* line = img + x * stride;
+        if (x == 0 || x == r - 1)
+          std::memcpy(line, row, stride);
+        else
+          std::memcpy(line, edge, 3);
+        std::memcpy(line + stride - 3, column + x * 3, 3);
       }
-      std::memcpy(line + stride - 3, column + x * 3, 3);
     }
   }
 
   // The ego on top: its pixels cleared, then its colours max-blended into them.
-  void ego(int64_t f, uint8_t* img) const {
-    const int32_t* xs = ego_px + f * pixels;
-    const int32_t* ys = py + f * pixels;
-    const uint8_t* colours = ego_colour + f * pixels * 3;
+  void ego(const Env& env, int64_t e, uint8_t* img) const {
+    const int32_t* xs = env.ego_px + e * pixels;
+    const int32_t* ys = env.py + e * pixels;
+    const uint8_t* colours = env.ego_colour + e * pixels * 3;
     for (int64_t p = 0; p < pixels; ++p)
       if (inside(xs[p], ys[p])) std::memset(img + (xs[p] * r + ys[p]) * 3, 0, 3);
     for (int64_t p = 0; p < pixels; ++p)
@@ -108,42 +157,42 @@ struct Frames {
   // own border and bar and blends the view's agents there again; each ego is drawn last. With a
   // view per ego (partial observability), every frame starts from the map.
   void environment(int64_t b, std::vector<std::vector<int64_t>>& listed, std::vector<int64_t>& first) const {
+    const Env env = at(b);
     const int64_t size = frame_size();
-    const uint8_t* map = base + b * size;
+    const uint8_t* map = env.maps + env.map_idx * size;
     const bool shared = views < n;
     if (shared) std::fill(first.begin(), first.end(), -1);
     uint8_t row[3 * 1024];  // r <= 1024 is checked by the caller
     uint8_t row_colour[3] = {0, 0, 0};
     bool row_filled = false;
     for (int64_t e = 0; e < n; ++e) {
-      const int64_t f = b * n + e;
-      uint8_t* img = out + f * size;
-      const uint8_t* edge = border + f * 3;
+      uint8_t* img = env.out + e * size;
+      const uint8_t* edge = env.border + e * 3;
       if (!row_filled || std::memcmp(row_colour, edge, 3) != 0) {  // border colours repeat
         for (int64_t y = 0; y < r; ++y) std::memcpy(row + y * 3, edge, 3);
         std::memcpy(row_colour, edge, 3);
         row_filled = true;
       }
-      const int32_t v = view[f];
+      const int32_t v = env.view[e];
       const bool drawn = v >= 0 && v < views;  // checked in Python; a bad index draws no agents
       if (!shared || !drawn) {
-        copy_with_edges(f, img, map, row);
-        if (drawn) agents(b, v, img, nullptr);
-        ego(f, img);
+        copy_with_edges(env, e, img, map, row);
+        if (drawn) agents(env, v, img, nullptr);
+        ego(env, e, img);
       } else if (first[v] < 0) {
         first[v] = e;
         listed[v].clear();
-        copy_with_edges(f, img, map, row);
-        agents(b, v, img, &listed[v]);  // its ego is drawn once the view has been copied
+        copy_with_edges(env, e, img, map, row);
+        agents(env, v, img, &listed[v]);  // its ego is drawn once the view has been copied
       } else {
-        copy_with_edges(f, img, out + (b * n + first[v]) * size, row);
-        blend_listed(b, v, img, listed[v]);
-        ego(f, img);
+        copy_with_edges(env, e, img, env.out + first[v] * size, row);
+        blend_listed(env, v, img, listed[v]);
+        ego(env, e, img);
       }
     }
     if (shared)
       for (int64_t v = 0; v < views; ++v)
-        if (first[v] >= 0) ego(b * n + first[v], out + (b * n + first[v]) * size);
+        if (first[v] >= 0) ego(env, first[v], env.out + first[v] * size);
   }
 };
 
@@ -169,50 +218,55 @@ struct Work {
   }
 };
 
-template <typename Dims>
-int64_t leading(const Dims& dims, size_t trailing) {
-  int64_t size = 1;
-  for (size_t i = 0; i + trailing < dims.size(); ++i) size *= dims[i];
-  return size;
+// Fills op's batch strides from its dims: the output's leading axes (each of size 1 or the
+// output's), then exactly `trailing`. False if they do not fit.
+template <typename T, typename Buffer>
+bool bind(Operand<T>& op, const Buffer& buffer, std::initializer_list<int64_t> trailing, const Frames& f) {
+  const auto dims = buffer.dimensions();
+  if (dims.size() != f.axes + trailing.size()) return false;
+  int64_t stride = 1, i = f.axes;
+  for (int64_t d : trailing) {
+    if (dims[i++] != d) return false;
+    stride *= d;
+  }
+  for (int64_t a = f.axes - 1; a >= 0; --a) {
+    if (dims[a] != 1 && dims[a] != f.shape[a]) return false;
+    op.strides[a] = dims[a] == 1 ? 0 : stride;
+    stride *= dims[a];
+  }
+  op.data = buffer.typed_data();
+  return true;
 }
 
-ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> base, ffi::Buffer<ffi::U8> colour,
-                         ffi::Buffer<ffi::S32> px, ffi::Buffer<ffi::S32> py, ffi::Buffer<ffi::S32> view,
-                         ffi::Buffer<ffi::S32> ego_px, ffi::Buffer<ffi::U8> ego_colour,
-                         ffi::Buffer<ffi::U8> border, ffi::Buffer<ffi::U8> bar,
-                         ffi::ResultBuffer<ffi::U8> out) {
-  auto bd = base.dimensions(), cd = colour.dimensions(), pd = px.dimensions();
-  if (bd.size() < 3 || cd.size() < 4 || pd.size() < 2)
-    return ffi::Error::InvalidArgument("rgb_frames: base, colour and px need at least 3, 4 and 2 dims");
+ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> maps, ffi::Buffer<ffi::S32> map_idx,
+                         ffi::Buffer<ffi::U8> colour, ffi::Buffer<ffi::S32> px, ffi::Buffer<ffi::S32> py,
+                         ffi::Buffer<ffi::S32> view, ffi::Buffer<ffi::S32> ego_px,
+                         ffi::Buffer<ffi::U8> ego_colour, ffi::Buffer<ffi::U8> border,
+                         ffi::Buffer<ffi::U8> bar, ffi::ResultBuffer<ffi::U8> out) {
+  const auto od = out->dimensions(), md = maps.dimensions(), cd = colour.dimensions(), pd = px.dimensions();
+  if (od.size() < 4 || od.size() > 12 || md.size() != od.size() || cd.size() != od.size() || pd.size() + 2 != od.size())
+    return ffi::Error::InvalidArgument("rgb_frames: out [..., N, R, R, 3], maps [..., M, R, R, 3], colour [..., V, N, P, 3] "
+                                       "and px [..., N, P] must have the same leading axes (at most 8)");
   Frames f;
-  f.r = bd[bd.size() - 2];
-  f.batch = leading(bd, 3);
-  f.n = pd[pd.size() - 2];
-  f.pixels = pd[pd.size() - 1];
-  f.views = cd[cd.size() - 4];
-  const int64_t frames = f.batch * f.n;
-  if (bd[bd.size() - 3] != f.r || bd[bd.size() - 1] != 3 || leading(pd, 2) != f.batch ||
-      static_cast<int64_t>(colour.element_count()) != f.batch * f.views * f.n * f.pixels * 3 ||
-      static_cast<int64_t>(py.element_count()) != frames * f.pixels ||
-      static_cast<int64_t>(ego_px.element_count()) != frames * f.pixels ||
-      static_cast<int64_t>(view.element_count()) != frames ||
-      static_cast<int64_t>(ego_colour.element_count()) != frames * f.pixels * 3 ||
-      static_cast<int64_t>(border.element_count()) != frames * 3 ||
-      static_cast<int64_t>(bar.element_count()) != frames * f.r * 3 ||
-      static_cast<int64_t>(out->element_count()) != frames * f.r * f.r * 3)
-    return ffi::Error::InvalidArgument("rgb_frames: operand shapes do not agree");
-  f.base = base.typed_data();
-  f.colour = colour.typed_data();
-  f.px = px.typed_data();
-  f.py = py.typed_data();
-  f.view = view.typed_data();
-  f.ego_px = ego_px.typed_data();
-  f.ego_colour = ego_colour.typed_data();
-  f.border = border.typed_data();
-  f.bar = bar.typed_data();
-  f.out = out->typed_data();
-
+  f.axes = od.size() - 4;
+  f.batch = 1;
+  for (int64_t i = 0; i < f.axes; ++i) f.batch *= (f.shape[i] = od[i]);
+  f.n = od[f.axes];
+  f.r = od[f.axes + 1];
+  f.n_maps = md[f.axes];
+  f.views = cd[f.axes];
+  f.pixels = pd[f.axes + 1];
+  if (od[f.axes + 2] != f.r || od[f.axes + 3] != 3 || f.n_maps < 1)
+    return ffi::Error::InvalidArgument("rgb_frames: out must be [..., N, R, R, 3] and maps [..., M >= 1, R, R, 3]");
   if (f.r > 1024) return ffi::Error::InvalidArgument("rgb_frames: resolution above 1024");
+  const int64_t n = f.n, r = f.r, p = f.pixels;
+  const bool ok = bind(f.maps, maps, {f.n_maps, r, r, 3}, f) && bind(f.map_idx, map_idx, {}, f) &&
+                  bind(f.colour, colour, {f.views, n, p, 3}, f) && bind(f.px, px, {n, p}, f) &&
+                  bind(f.py, py, {n, p}, f) && bind(f.view, view, {n}, f) && bind(f.ego_px, ego_px, {n, p}, f) &&
+                  bind(f.ego_colour, ego_colour, {n, p, 3}, f) && bind(f.border, border, {n, 3}, f) &&
+                  bind(f.bar, bar, {n, r, 3}, f);
+  if (!ok) return ffi::Error::InvalidArgument("rgb_frames: operand shapes do not agree");
+  f.out = out->typed_data();
 
   // An environment (N frames, 211 kB at 5 vs 5) is the unit of work: enough to amortise it.
   const int64_t helpers = std::min<int64_t>(pool.num_threads(), f.batch) - 1;
@@ -230,7 +284,8 @@ ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> base, ffi::B
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GigastepRgbFrames, RgbFramesImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // base
+                                  .Arg<ffi::Buffer<ffi::U8>>()   // maps
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // map_idx
                                   .Arg<ffi::Buffer<ffi::U8>>()   // colour
                                   .Arg<ffi::Buffer<ffi::S32>>()  // px
                                   .Arg<ffi::Buffer<ffi::S32>>()  // py
