@@ -315,15 +315,25 @@ def rgb_obs(
     else:  # the scenario's maps, shared by every environment of a batch
         maps, map_idx = background, state.map_idx
     hurt = (state.damage_taken > 0).astype(jnp.int32)  # [N]
-    filled = jnp.arange(r)[None, :] < jnp.floor(r * state.health / max_health).astype(jnp.int32)[:, None]
-    bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), jnp.uint8(255))  # [N, R, 3]
+    filled_px = jnp.floor(r * state.health / max_health).astype(jnp.int32)  # [N] health-bar pixels
+    # The ego's pixels: where its sprite and trail are and it is drawn (a dead or unseen ego
+    # draws nothing); elsewhere past the image, so both composers drop them.
+    ego_px = _dropped_outside(px, py, r, keep=on & jnp.diagonal(seen)[:, None])
+    # The native composer computes the colours itself, with the same float32 products.
+    if composer == "native" or (composer == "auto" and jax.default_backend() == "cpu" and native.available()):
+        # "auto" decides when tracing, by the default backend: lax.platform_dependent would decide
+        # per lowering, but its conditional copies the whole frame buffer (measured 2x the step).
+        return native.rgb_frames(
+            maps, map_idx, px, py, ego_px, shade[..., 0], z255, team, seen, filled_px, hurt, shared_view
+        )
 
+    filled = jnp.arange(r)[None, :] < filled_px[:, None]
+    bar = jnp.where(filled[..., None], jnp.asarray([0, 255, 0], jnp.uint8), jnp.uint8(255))  # [N, R, 3]
     border = jnp.asarray(_BORDER)[hurt]  # [N, 3]
     # The ego on top: its pixels are cleared, then its own colours max-blended into them (two
-    # scatters whose duplicate writes agree); a dead or unseen ego draws nothing.
+    # scatters whose duplicate writes agree).
     ego = jnp.stack([255.0 - z255, jnp.full_like(z255, 255.0), 255.0 - z255], axis=-1)  # [N, 3]
     ego = (ego[:, None, :] * shade).astype(jnp.uint8)  # [N, P, 3]
-    ego_px = _dropped_outside(px, py, r, keep=on & jnp.diagonal(seen)[:, None])
 
     if shared_view:  # seen[e] is the same row for every ego e
         in_a = team == 0
@@ -336,39 +346,26 @@ def rgb_obs(
         ) * (seen & ~jnp.eye(n, dtype=bool))[..., None]  # [ego, target, 3]; the ego comes last
         colour = (colour[:, :, None, :] * shade[None]).astype(jnp.uint8)  # [ego, target, P, 3]
 
-    def native_frames():
-        if shared_view:  # ego e sees view team[e]; team B's swaps red and blue, channel by channel
-            a_b = jnp.stack([a_colour, a_colour[..., ::-1]])
-            return native.rgb_frames(maps, map_idx, a_b, px, py, team, ego_px, ego, border, bar)
-        return native.rgb_frames(maps, map_idx, colour, px, py, jnp.arange(n), ego_px, ego, border, bar)
-
-    def xla_frames():
-        base = maps[map_idx]
-        if shared_view:
-            canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, a_colour)
-            views = jnp.stack([canvas, canvas[:, :, ::-1]])  # [2, R, R, 3]: the others in each team's view
-            # Team A's agents come first, so each ego's frame is a plain copy of its team's (memcpy
-            # speed: a per-byte select of the team's view, or a channel reverse per ego, cost 2-3x
-            # as much); the border and bar are then written in place, blended with the others there.
-            n_a = scenario.n_team_a
-            team_frames = jnp.maximum(base[None], views)
-            frames = jnp.concatenate(
-                [jnp.broadcast_to(team_frames[0], (n_a, r, r, 3)), jnp.broadcast_to(team_frames[1], (n - n_a, r, r, 3))]
-            )
-            frames = _with_border(frames, border, views, team)
-            frames = _with_bar(frames, bar, views[:, :, r - 1][team])
-        else:
-            frames = _with_border(jnp.broadcast_to(base[None], (n, r, r, 3)), border)
-            frames = jax.vmap(draw, in_axes=(0, None, None, 0))(_with_bar(frames, bar, None), px, py, colour)
-        rows = jnp.broadcast_to(jnp.arange(n)[:, None], px.shape)
-        frames = frames.at[rows, ego_px, py].set(jnp.uint8(0), mode="drop")
-        return frames.at[rows, ego_px, py].max(ego, mode="drop")
-
-    # "auto" decides when tracing, by the default backend: lax.platform_dependent would decide per
-    # lowering, but its conditional copies the whole frame buffer (measured 2x the native step).
-    if composer == "native" or (composer == "auto" and jax.default_backend() == "cpu" and native.available()):
-        return native_frames()
-    return xla_frames()
+    base = maps[map_idx]  # the pure-XLA composer
+    if shared_view:
+        canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, a_colour)
+        views = jnp.stack([canvas, canvas[:, :, ::-1]])  # [2, R, R, 3]: the others in each team's view
+        # Team A's agents come first, so each ego's frame is a plain copy of its team's (memcpy
+        # speed: a per-byte select of the team's view, or a channel reverse per ego, cost 2-3x
+        # as much); the border and bar are then written in place, blended with the others there.
+        n_a = scenario.n_team_a
+        team_frames = jnp.maximum(base[None], views)
+        frames = jnp.concatenate(
+            [jnp.broadcast_to(team_frames[0], (n_a, r, r, 3)), jnp.broadcast_to(team_frames[1], (n - n_a, r, r, 3))]
+        )
+        frames = _with_border(frames, border, views, team)
+        frames = _with_bar(frames, bar, views[:, :, r - 1][team])
+    else:
+        frames = _with_border(jnp.broadcast_to(base[None], (n, r, r, 3)), border)
+        frames = jax.vmap(draw, in_axes=(0, None, None, 0))(_with_bar(frames, bar, None), px, py, colour)
+    rows = jnp.broadcast_to(jnp.arange(n)[:, None], px.shape)
+    frames = frames.at[rows, ego_px, py].set(jnp.uint8(0), mode="drop")
+    return frames.at[rows, ego_px, py].max(ego, mode="drop")
 
 
 _BORDER = np.array([[255, 255, 255], [255, 0, 0]], np.uint8)  # the border colour: unhurt, hurt

@@ -74,6 +74,25 @@ def test_native_equals_xla_on_random_battles(name):
 
 
 @needs_native
+def test_native_equals_xla_when_operands_are_batched_differently():
+    """vmap over states, then over keys with the state unbatched: the kernel gets operands
+    batched along the outer axis only (positions), the inner only (who sees whom) or neither
+    (the maps), and must broadcast each by its own strides."""
+    env = gj.make("identical_5_vs_5_pobs_rgb_maps_disc")
+    states = jax.vmap(env.reset_state)(jax.random.split(jax.random.PRNGKey(5), 3))
+    keys = jax.random.split(jax.random.PRNGKey(6), 4)
+
+    @jax.jit
+    def frames(states, keys):
+        return jax.vmap(lambda s: jax.vmap(lambda k: both_composers(env, s, k))(keys))(states)
+
+    ours, reference = frames(states, keys)
+    assert ours.shape == (3, 4, 10, 84, 84, 3)
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(reference))
+    assert not np.array_equal(np.asarray(ours[0, 0]), np.asarray(ours[0, 1]))  # the keys did matter
+
+
+@needs_native
 @pytest.mark.parametrize("observability", ["fobs", "pobs"])
 def test_native_equals_xla_at_the_edges_and_unbatched(observability):
     """Hand-placed agents whose sprites and trails cross the border rows, the border column and

@@ -108,17 +108,21 @@ def available() -> bool:
     return True
 
 
-def rgb_frames(maps, map_idx, colour, px, py, view, ego_px, ego_colour, border, bar) -> jax.Array:
+def rgb_frames(maps, map_idx, px, py, ego_px, shade, z255, team, seen, filled, hurt, shared: bool) -> jax.Array:
     """uint8[N, R, R, 3]: one environment's RGB frames composed natively (see rgb_frames.cc).
 
-    maps uint8[M, R, R, 3] and map_idx int32[] (the frame's map: maps[map_idx]); colour
-    uint8[V, N, P, 3] (colour[v, t, p]: agent t's pixel p in view v, 0 = not drawn); px, py,
-    ego_px int32[N, P]; view int32[N] (the view each ego sees); ego_colour uint8[N, P, 3];
-    border uint8[N, 3]; bar uint8[N, R, 3]. vmap-able: each operand keeps only the batch axes it
-    has (an unbatched `maps` is never copied per environment), and the kernel loops over them.
-    Call only where `available()` is True.
+    maps uint8[M, R, R, 3] and map_idx int32[] (the frames' map: maps[map_idx]); px, py int32[N, P]
+    (each agent's sprite and trail pixels); ego_px int32[N, P] (px where the ego is drawn, else
+    past the image); shade float32[N, P] (0 where a sprite has no such pixel); z255 float32[N];
+    team int32[N]; seen bool[N, N]; filled int32[N] (health-bar pixels); hurt int32[N] (red
+    border); shared: every ego sees the agents of seen[0] (full observability). vmap-able: each
+    operand keeps only the batch axes it has (an unbatched `maps` is never copied per
+    environment), and the kernel loops over them. Call only where `available()` is True.
     """
     n, r = px.shape[0], maps.shape[1]
     out = jax.ShapeDtypeStruct((n, r, r, 3), jnp.uint8)
     call = jax.ffi.ffi_call(TARGET, out, vmap_method="expand_dims")
-    return call(maps, jnp.asarray(map_idx, jnp.int32), colour, px, py, view, ego_px, ego_colour, border, bar)
+    i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
+    return call(
+        maps, i32(map_idx), px, py, ego_px, shade, z255, i32(team), seen, i32(filled), i32(hurt), shared=bool(shared)
+    )

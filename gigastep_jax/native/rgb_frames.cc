@@ -1,17 +1,25 @@
 // The RGB observation's per-pixel work as an XLA FFI custom call (CPU).
 //
 // XLA's CPU code writes uint8[N, 84, 84, 3] frames slowly: a strided column of 3-byte pixels,
-// a per-byte select or a broadcast per ego costs several times a plain memcpy. Everything that
-// decides *what* is drawn (pixel coordinates, colours, who sees whom) stays in JAX
-// (observe.rgb_obs); this kernel only composes the bytes, so the two paths agree bit for bit
-// (tests/test_native_render.py).
+// a per-byte select or a broadcast per ego costs several times a plain memcpy, and the small
+// per-agent colour arrays cost it a dispatch each. What needs jax's own arithmetic (pixel
+// coordinates: rounding of cos and sin; altitudes and health as integers) stays in JAX
+// (observe.rgb_obs); the colours are single float32 multiplies, done here as XLA does them, and
+// the bytes are composed here, so the two paths agree bit for bit (tests/test_native_render.py).
+//
+// Colours. Agent t's pixel p has shade s = shade[t, p] (0 where the sprite has no such pixel).
+// In the view of a team, its own agents are (0, z255[t] s, 255 s), the others (255 s, z255[t] s,
+// 0); the ego is (255 - z255[e]) s, 255 s, (255 - z255[e]) s; float products truncated to uint8.
 //
 // Per ego e of each environment:
 //   1. frame = maps[map_idx] (the map, with the waypoint if any);
-//   2. rows x = 0 and x = R - 1 and column y = 0 := border[e]; column y = R - 1 := bar[e];
-//   3. every pixel (px[t, p], py[t, p]) inside the image max-blends colour[view[e], t, p];
-//   4. the ego on top: its pixels (ego_px[e, p], py[e, p]) are cleared, then ego_colour[e, p]
-//      max-blended into them.
+//   2. rows x = 0 and x = R - 1 and column y = 0 := the border, white or, if hurt[e], red;
+//      column y = R - 1 := the health bar, green for x < filled[e], white after;
+//   3. every agent it sees max-blends its pixels (px[t, p], py[t, p]) that fall inside. Shared
+//      views (full observability): every ego sees the agents seen[0, t], the ego itself among
+//      them in its team's colour. Otherwise ego e sees seen[e, t] for t != e;
+//   4. the ego on top: its pixels (ego_px[e, p], py[e, p]) are cleared, then its colour
+//      max-blended into them (ego_px is past the image where the ego is not drawn).
 // Coordinates outside [0, R) are dropped (never wrapped).
 //
 // Batching (jax.ffi.ffi_call with vmap_method="expand_dims"): every operand has the same number
@@ -50,25 +58,41 @@ struct Operand {
 
 // Environment b's operands, each at its own entry.
 struct Env {
-  const uint8_t* maps;        // [M, R, R, 3]
+  const uint8_t* maps;   // [M, R, R, 3]
   int32_t map_idx;
-  const uint8_t* colour;      // [V, N, P, 3]
-  const int32_t* px;          // [N, P]
-  const int32_t* py;          // [N, P]
-  const int32_t* view;        // [N]
-  const int32_t* ego_px;      // [N, P]
-  const uint8_t* ego_colour;  // [N, P, 3]
-  const uint8_t* border;      // [N, 3]
-  const uint8_t* bar;         // [N, R, 3]
-  uint8_t* out;               // [N, R, R, 3]
+  const int32_t* px;     // [N, P]
+  const int32_t* py;     // [N, P]
+  const int32_t* ego_px; // [N, P]
+  const float* shade;    // [N, P]
+  const float* z255;     // [N]
+  const int32_t* team;   // [N]
+  const bool* seen;      // [N, N]
+  const int32_t* filled; // [N]
+  const int32_t* hurt;   // [N]
+  uint8_t* out;          // [N, R, R, 3]
+};
+
+struct Pixel {
+  int64_t offset;  // byte offset in the frame
+  uint8_t colour[3];
 };
 
 struct Frames {
-  int64_t batch, axes, n, views, pixels, r, n_maps;
+  int64_t batch, axes, n, pixels, r, n_maps;
+  bool shared;
   int64_t shape[8];  // the output's leading axes
-  Operand<uint8_t> maps, colour, ego_colour, border, bar;
-  Operand<int32_t> map_idx, px, py, view, ego_px;
+  Operand<uint8_t> maps;
+  Operand<int32_t> map_idx, px, py, ego_px, team, filled, hurt;
+  Operand<float> shade, z255;
+  Operand<bool> seen;
   uint8_t* out;
+
+  int64_t frame_size() const { return r * r * 3; }
+  bool inside(int32_t x, int32_t y) const { return x >= 0 && x < r && y >= 0 && y < r; }
+  bool on_edge(int64_t offset) const {
+    const int64_t x = offset / (r * 3), y = offset / 3 % r;
+    return x == 0 || x == r - 1 || y == 0 || y == r - 1;
+  }
 
   Env at(int64_t b) const {
     int64_t index[8];
@@ -79,42 +103,41 @@ struct Frames {
     Env env;
     env.maps = maps.at(index, axes);
     env.map_idx = std::clamp<int32_t>(*map_idx.at(index, axes), 0, static_cast<int32_t>(n_maps - 1));  // as XLA's gather
-    env.colour = colour.at(index, axes);
     env.px = px.at(index, axes);
     env.py = py.at(index, axes);
-    env.view = view.at(index, axes);
     env.ego_px = ego_px.at(index, axes);
-    env.ego_colour = ego_colour.at(index, axes);
-    env.border = border.at(index, axes);
-    env.bar = bar.at(index, axes);
+    env.shade = shade.at(index, axes);
+    env.z255 = z255.at(index, axes);
+    env.team = team.at(index, axes);
+    env.seen = seen.at(index, axes);
+    env.filled = filled.at(index, axes);
+    env.hurt = hurt.at(index, axes);
     env.out = out + b * n * frame_size();
     return env;
   }
-
-  int64_t frame_size() const { return r * r * 3; }
-  bool inside(int32_t x, int32_t y) const { return x >= 0 && x < r && y >= 0 && y < r; }
-  bool on_edge(int32_t x, int32_t y) const { return x == 0 || x == r - 1 || y == 0 || y == r - 1; }
 
   static void blend(uint8_t* pixel, const uint8_t* colour) {
     for (int c = 0; c < 3; ++c) pixel[c] = std::max(pixel[c], colour[c]);
   }
 
-  // Max-blend view v's agents into img. With `edge_pixels`, the pixels that fall on the border
-  // or the bar are also listed there (as agent-pixel indices), so that each ego sharing the
-  // view can blend them again over its own edges without scanning them all.
-  void agents(const Env& env, int64_t v, uint8_t* img, std::vector<int64_t>* edge_pixels) const {
-    const uint8_t* colours = env.colour + v * n * pixels * 3;
-    for (int64_t i = 0; i < n * pixels; ++i) {
-      const int32_t x = env.px[i], y = env.py[i];
-      if (!inside(x, y)) continue;
-      blend(img + (x * r + y) * 3, colours + i * 3);
-      if (edge_pixels && on_edge(x, y)) edge_pixels->push_back(i);
+  // The pixels (inside the image, of nonzero shade) of every agent that `viewer` sees, in the
+  // view of team `view_team`: viewer < 0 for the shared view (seen[0, t], every t).
+  void visible(const Env& env, int64_t viewer, int32_t view_team, std::vector<Pixel>& drawn) const {
+    drawn.clear();
+    const bool* seen_row = env.seen + (viewer < 0 ? 0 : viewer) * n;
+    for (int64_t t = 0; t < n; ++t) {
+      if (!seen_row[t] || t == viewer) continue;
+      const bool own = env.team[t] == view_team;
+      const float red = own ? 0.0f : 255.0f, blue = own ? 255.0f : 0.0f, green = env.z255[t];
+      for (int64_t p = 0; p < pixels; ++p) {
+        const int64_t i = t * pixels + p;
+        const float s = env.shade[i];
+        if (s == 0.0f || !inside(env.px[i], env.py[i])) continue;
+        Pixel pixel{(env.px[i] * r + env.py[i]) * 3,
+                    {static_cast<uint8_t>(red * s), static_cast<uint8_t>(green * s), static_cast<uint8_t>(blue * s)}};
+        drawn.push_back(pixel);
+      }
     }
-  }
-
-  void blend_listed(const Env& env, int64_t v, uint8_t* img, const std::vector<int64_t>& listed) const {
-    const uint8_t* colours = env.colour + v * n * pixels * 3;
-    for (int64_t i : listed) blend(img + (env.px[i] * r + env.py[i]) * 3, colours + i * 3);
   }
 
   // img := src with ego e's own border and bar, four rows (1 kB) at a time: each block is
@@ -123,9 +146,9 @@ struct Frames {
   // had left them out of L1; row by row +15 %, the call per row; blocks of 4 rows +2 %.)
   // `row` holds R pixels of the border colour.
   void copy_with_edges(const Env& env, int64_t e, uint8_t* img, const uint8_t* src, const uint8_t* row) const {
-    const uint8_t* edge = env.border + e * 3;
-    const uint8_t* column = env.bar + e * r * 3;
-    const int64_t stride = r * 3;
+    static const uint8_t green[3] = {0, 255, 0}, white[3] = {255, 255, 255};
+    const uint8_t* edge = row;
+    const int64_t stride = r * 3, filled = env.filled[e];
     for (int64_t x0 = 0; x0 < r; x0 += 4) {
       const int64_t x1 = std::min(r, x0 + 4);
       std::memcpy(img + x0 * stride, src + x0 * stride, (x1 - x0) * stride);
@@ -135,64 +158,69 @@ struct Frames {
           std::memcpy(line, row, stride);
         else
           std::memcpy(line, edge, 3);
-        std::memcpy(line + stride - 3, column + x * 3, 3);
+        std::memcpy(line + stride - 3, x < filled ? green : white, 3);
       }
     }
   }
 
-  // The ego on top: its pixels cleared, then its colours max-blended into them.
+  // The ego on top: its pixels cleared, then its colour max-blended into them.
   void ego(const Env& env, int64_t e, uint8_t* img) const {
     const int32_t* xs = env.ego_px + e * pixels;
     const int32_t* ys = env.py + e * pixels;
-    const uint8_t* colours = env.ego_colour + e * pixels * 3;
+    const float* shade = env.shade + e * pixels;
+    const float pale = 255.0f - env.z255[e];
     for (int64_t p = 0; p < pixels; ++p)
       if (inside(xs[p], ys[p])) std::memset(img + (xs[p] * r + ys[p]) * 3, 0, 3);
-    for (int64_t p = 0; p < pixels; ++p)
-      if (inside(xs[p], ys[p])) blend(img + (xs[p] * r + ys[p]) * 3, colours + p * 3);
+    for (int64_t p = 0; p < pixels; ++p) {
+      if (!inside(xs[p], ys[p])) continue;
+      const uint8_t c = static_cast<uint8_t>(pale * shade[p]);
+      const uint8_t colour[3] = {c, static_cast<uint8_t>(255.0f * shade[p]), c};
+      blend(img + (xs[p] * r + ys[p]) * 3, colour);
+    }
   }
 
-  // Every frame of environment b. With fewer views than egos (full observability: one per
-  // team), the first ego of each view gets the view's agents drawn over the map; each later ego
-  // of that view copies that frame while it is still in cache, overwrites the edges with its
-  // own border and bar and blends the view's agents there again; each ego is drawn last. With a
-  // view per ego (partial observability), every frame starts from the map.
-  void environment(int64_t b, std::vector<std::vector<int64_t>>& listed, std::vector<int64_t>& first) const {
+  // Every frame of environment b. Shared views: the first ego of each team gets the team's view
+  // of the agents drawn over the map; each later ego of that team copies that frame while it is
+  // still in cache, overwrites the edges with its own border and bar and blends the agents'
+  // pixels there again; each ego is drawn last. Otherwise every frame starts from the map.
+  void environment(int64_t b, std::vector<Pixel>& drawn, std::vector<Pixel> (&edges)[2]) const {
     const Env env = at(b);
     const int64_t size = frame_size();
     const uint8_t* map = env.maps + env.map_idx * size;
-    const bool shared = views < n;
-    if (shared) std::fill(first.begin(), first.end(), -1);
-    uint8_t row[3 * 1024];  // r <= 1024 is checked by the caller
-    uint8_t row_colour[3] = {0, 0, 0};
-    bool row_filled = false;
+    int64_t first[2] = {-1, -1};
+    uint8_t row[2][3 * 1024];  // white and red border rows; r <= 1024 is checked by the caller
+    static const uint8_t border[2][3] = {{255, 255, 255}, {255, 0, 0}};
+    bool row_filled[2] = {false, false};
     for (int64_t e = 0; e < n; ++e) {
       uint8_t* img = env.out + e * size;
-      const uint8_t* edge = env.border + e * 3;
-      if (!row_filled || std::memcmp(row_colour, edge, 3) != 0) {  // border colours repeat
-        for (int64_t y = 0; y < r; ++y) std::memcpy(row + y * 3, edge, 3);
-        std::memcpy(row_colour, edge, 3);
-        row_filled = true;
+      const int h = env.hurt[e] != 0;
+      if (!row_filled[h]) {
+        for (int64_t y = 0; y < r; ++y) std::memcpy(row[h] + y * 3, border[h], 3);
+        row_filled[h] = true;
       }
-      const int32_t v = env.view[e];
-      const bool drawn = v >= 0 && v < views;  // checked in Python; a bad index draws no agents
-      if (!shared || !drawn) {
-        copy_with_edges(env, e, img, map, row);
-        if (drawn) agents(env, v, img, nullptr);
+      const int32_t t = env.team[e] != 0;
+      if (!shared) {
+        copy_with_edges(env, e, img, map, row[h]);
+        visible(env, e, env.team[e], drawn);
+        for (const Pixel& p : drawn) blend(img + p.offset, p.colour);
         ego(env, e, img);
-      } else if (first[v] < 0) {
-        first[v] = e;
-        listed[v].clear();
-        copy_with_edges(env, e, img, map, row);
-        agents(env, v, img, &listed[v]);  // its ego is drawn once the view has been copied
+      } else if (first[t] < 0) {
+        first[t] = e;
+        copy_with_edges(env, e, img, map, row[h]);
+        visible(env, -1, env.team[e], drawn);
+        edges[t].clear();
+        for (const Pixel& p : drawn) {
+          blend(img + p.offset, p.colour);
+          if (on_edge(p.offset)) edges[t].push_back(p);
+        }  // its ego is drawn once the view has been copied
       } else {
-        copy_with_edges(env, e, img, env.out + first[v] * size, row);
-        blend_listed(env, v, img, listed[v]);
+        copy_with_edges(env, e, img, env.out + first[t] * size, row[h]);
+        for (const Pixel& p : edges[t]) blend(img + p.offset, p.colour);
         ego(env, e, img);
       }
     }
-    if (shared)
-      for (int64_t v = 0; v < views; ++v)
-        if (first[v] >= 0) ego(env, first[v], env.out + first[v] * size);
+    for (int64_t t = 0; t < 2; ++t)
+      if (first[t] >= 0) ego(env, first[t], env.out + first[t] * size);
   }
 };
 
@@ -208,11 +236,9 @@ struct Work {
   std::atomic<int64_t> done{0};
 
   void run() {
-    const bool shared = frames.views < frames.n;
-    std::vector<std::vector<int64_t>> listed(shared ? frames.views : 0);
-    std::vector<int64_t> first(shared ? frames.views : 0);
+    std::vector<Pixel> drawn, edges[2];
     for (int64_t b; (b = next.fetch_add(1)) < total;) {
-      frames.environment(b, listed, first);
+      frames.environment(b, drawn, edges);
       done.fetch_add(1, std::memory_order_release);
     }
   }
@@ -239,14 +265,14 @@ bool bind(Operand<T>& op, const Buffer& buffer, std::initializer_list<int64_t> t
 }
 
 ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> maps, ffi::Buffer<ffi::S32> map_idx,
-                         ffi::Buffer<ffi::U8> colour, ffi::Buffer<ffi::S32> px, ffi::Buffer<ffi::S32> py,
-                         ffi::Buffer<ffi::S32> view, ffi::Buffer<ffi::S32> ego_px,
-                         ffi::Buffer<ffi::U8> ego_colour, ffi::Buffer<ffi::U8> border,
-                         ffi::Buffer<ffi::U8> bar, ffi::ResultBuffer<ffi::U8> out) {
-  const auto od = out->dimensions(), md = maps.dimensions(), cd = colour.dimensions(), pd = px.dimensions();
-  if (od.size() < 4 || od.size() > 12 || md.size() != od.size() || cd.size() != od.size() || pd.size() + 2 != od.size())
-    return ffi::Error::InvalidArgument("rgb_frames: out [..., N, R, R, 3], maps [..., M, R, R, 3], colour [..., V, N, P, 3] "
-                                       "and px [..., N, P] must have the same leading axes (at most 8)");
+                         ffi::Buffer<ffi::S32> px, ffi::Buffer<ffi::S32> py, ffi::Buffer<ffi::S32> ego_px,
+                         ffi::Buffer<ffi::F32> shade, ffi::Buffer<ffi::F32> z255, ffi::Buffer<ffi::S32> team,
+                         ffi::Buffer<ffi::PRED> seen, ffi::Buffer<ffi::S32> filled, ffi::Buffer<ffi::S32> hurt,
+                         bool shared, ffi::ResultBuffer<ffi::U8> out) {
+  const auto od = out->dimensions(), md = maps.dimensions(), pd = px.dimensions();
+  if (od.size() < 4 || od.size() > 12 || md.size() != od.size() || pd.size() + 2 != od.size())
+    return ffi::Error::InvalidArgument("rgb_frames: out [..., N, R, R, 3], maps [..., M, R, R, 3] and px [..., N, P] "
+                                       "must have the same leading axes (at most 8)");
   Frames f;
   f.axes = od.size() - 4;
   f.batch = 1;
@@ -254,17 +280,16 @@ ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> maps, ffi::B
   f.n = od[f.axes];
   f.r = od[f.axes + 1];
   f.n_maps = md[f.axes];
-  f.views = cd[f.axes];
   f.pixels = pd[f.axes + 1];
+  f.shared = shared;
   if (od[f.axes + 2] != f.r || od[f.axes + 3] != 3 || f.n_maps < 1)
     return ffi::Error::InvalidArgument("rgb_frames: out must be [..., N, R, R, 3] and maps [..., M >= 1, R, R, 3]");
   if (f.r > 1024) return ffi::Error::InvalidArgument("rgb_frames: resolution above 1024");
   const int64_t n = f.n, r = f.r, p = f.pixels;
   const bool ok = bind(f.maps, maps, {f.n_maps, r, r, 3}, f) && bind(f.map_idx, map_idx, {}, f) &&
-                  bind(f.colour, colour, {f.views, n, p, 3}, f) && bind(f.px, px, {n, p}, f) &&
-                  bind(f.py, py, {n, p}, f) && bind(f.view, view, {n}, f) && bind(f.ego_px, ego_px, {n, p}, f) &&
-                  bind(f.ego_colour, ego_colour, {n, p, 3}, f) && bind(f.border, border, {n, 3}, f) &&
-                  bind(f.bar, bar, {n, r, 3}, f);
+                  bind(f.px, px, {n, p}, f) && bind(f.py, py, {n, p}, f) && bind(f.ego_px, ego_px, {n, p}, f) &&
+                  bind(f.shade, shade, {n, p}, f) && bind(f.z255, z255, {n}, f) && bind(f.team, team, {n}, f) &&
+                  bind(f.seen, seen, {n, n}, f) && bind(f.filled, filled, {n}, f) && bind(f.hurt, hurt, {n}, f);
   if (!ok) return ffi::Error::InvalidArgument("rgb_frames: operand shapes do not agree");
   f.out = out->typed_data();
 
@@ -284,14 +309,16 @@ ffi::Error RgbFramesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U8> maps, ffi::B
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GigastepRgbFrames, RgbFramesImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // maps
-                                  .Arg<ffi::Buffer<ffi::S32>>()  // map_idx
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // colour
-                                  .Arg<ffi::Buffer<ffi::S32>>()  // px
-                                  .Arg<ffi::Buffer<ffi::S32>>()  // py
-                                  .Arg<ffi::Buffer<ffi::S32>>()  // view
-                                  .Arg<ffi::Buffer<ffi::S32>>()  // ego_px
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // ego_colour
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // border
-                                  .Arg<ffi::Buffer<ffi::U8>>()   // bar
+                                  .Arg<ffi::Buffer<ffi::U8>>()    // maps
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // map_idx
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // px
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // py
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // ego_px
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // shade
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // z255
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // team
+                                  .Arg<ffi::Buffer<ffi::PRED>>()  // seen
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // filled
+                                  .Arg<ffi::Buffer<ffi::S32>>()   // hurt
+                                  .Attr<bool>("shared")
                                   .Ret<ffi::Buffer<ffi::U8>>());
