@@ -66,8 +66,9 @@ def test_ego_is_drawn_on_top_and_edges_do_not_wrap(env):
     assert obs[0][80:83, enemy_py].max() == 0  # no trail wrapped to the far edge
 
 
+@pytest.mark.parametrize("composer", ["xla", "auto"])  # auto: the native composer where it is built
 @pytest.mark.parametrize("name", ["identical_5_vs_5_fobs_rgb_maps_disc", "waypoint_5_vs_3_fobs_rgb_void_disc"])
-def test_shared_view_equals_drawing_per_ego(name):
+def test_shared_view_equals_drawing_per_ego(name, composer):
     """Under full observability one canvas per environment is drawn; it must give the very pixels
     that drawing every ego's view by itself gives, on states of a random battle."""
     from gigastep_jax import observe
@@ -92,7 +93,9 @@ def test_shared_view_equals_drawing_per_ego(name):
             seen = observe.visibility(keys[0], state, env.teams, env.params, False)
             bg = jnp.asarray(env._background)
             sprite = jnp.asarray(env._sprite)
-            return observe.rgb_obs(state, seen, env.scenario, sprite, env.teams, env.params.max_health, bg, shared)
+            return observe.rgb_obs(
+                state, seen, env.scenario, sprite, env.teams, env.params.max_health, bg, shared, composer
+            )
 
         both = [jax.vmap(jax.vmap(lambda s, shared=shared: draw(s, shared)))(states) for shared in (True, False)]
         return both, states.alive.sum()
