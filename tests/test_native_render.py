@@ -192,3 +192,10 @@ def test_build_is_cached_by_source_and_a_broken_compiler_is_reported(tmp_path, m
     with pytest.raises(RuntimeError, match="(?s)building rgb_frames.cc failed.*no such compiler flag"):
         native.build()
     assert not any((tmp_path / "other").iterdir())  # the failed output was removed
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.delenv("CXX")
+    monkeypatch.setenv("GIGASTEP_JAX_CACHE", str(blocked / "cache"))  # under a file: cannot be made
+    with pytest.raises(RuntimeError, match="cannot write the library to .*set GIGASTEP_JAX_CACHE"):
+        native.build()

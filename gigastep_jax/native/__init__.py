@@ -21,6 +21,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -60,6 +61,7 @@ def library_path() -> Path | None:
     key = hashlib.sha256()
     key.update(SOURCE.read_bytes())
     key.update(jaxlib.__version__.encode())
+    key.update(platform.machine().encode())  # a home folder may be shared by machines
     key.update(" ".join([cxx, *_flags("")]).encode())
     return cache_dir() / f"rgb_frames-{key.hexdigest()[:16]}.so"
 
@@ -69,15 +71,19 @@ def build(verbose: bool = False) -> Path:
 
     Written to a temporary file beside the target and renamed into place, so concurrent builders
     (pytest workers) and a build killed half-way never leave a partial library behind.
-    Raises RuntimeError with the compiler's message if it cannot be built.
+    Raises RuntimeError with the compiler's message if it cannot be built, or if the cache folder
+    cannot be written.
     """
     path = library_path()
     if path is None:
         raise RuntimeError("no C++ compiler found (tried $CXX, c++, g++, clang++), or jax has no jax.ffi")
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+    except OSError as err:
+        raise RuntimeError(f"cannot write the library to {path.parent} ({err}); set GIGASTEP_JAX_CACHE") from err
     os.close(fd)
     cmd = [_compiler(), *_flags(jax.ffi.include_dir()), str(SOURCE), "-o", tmp]
     try:
