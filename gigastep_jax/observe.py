@@ -335,20 +335,11 @@ def rgb_obs(
     ego = jnp.stack([255.0 - z255, jnp.full_like(z255, 255.0), 255.0 - z255], axis=-1)  # [N, 3]
     ego = (ego[:, None, :] * shade).astype(jnp.uint8)  # [N, P, 3]
 
+    base = maps[map_idx]  # the pure-XLA composer
     if shared_view:  # seen[e] is the same row for every ego e
         in_a = team == 0
         a_view = jnp.stack([jnp.where(in_a, 0.0, 255.0), z255, jnp.where(in_a, 255.0, 0.0)], axis=-1) * seen[0][:, None]
-        a_colour = (a_view[:, None, :] * shade).astype(jnp.uint8)  # [N, P, 3]
-    else:
-        same = team[None, :] == team[:, None]  # [ego, target]
-        colour = jnp.stack(
-            [jnp.where(same, 0.0, 255.0), jnp.broadcast_to(z255[None, :], (n, n)), jnp.where(same, 255.0, 0.0)], axis=-1
-        ) * (seen & ~jnp.eye(n, dtype=bool))[..., None]  # [ego, target, 3]; the ego comes last
-        colour = (colour[:, :, None, :] * shade[None]).astype(jnp.uint8)  # [ego, target, P, 3]
-
-    base = maps[map_idx]  # the pure-XLA composer
-    if shared_view:
-        canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, a_colour)
+        canvas = draw(jnp.zeros((r, r, 3), jnp.uint8), px, py, (a_view[:, None, :] * shade).astype(jnp.uint8))
         views = jnp.stack([canvas, canvas[:, :, ::-1]])  # [2, R, R, 3]: the others in each team's view
         # Team A's agents come first, so each ego's frame is a plain copy of its team's (memcpy
         # speed: a per-byte select of the team's view, or a channel reverse per ego, cost 2-3x
@@ -361,6 +352,11 @@ def rgb_obs(
         frames = _with_border(frames, border, views, team)
         frames = _with_bar(frames, bar, views[:, :, r - 1][team])
     else:
+        same = team[None, :] == team[:, None]  # [ego, target]
+        colour = jnp.stack(
+            [jnp.where(same, 0.0, 255.0), jnp.broadcast_to(z255[None, :], (n, n)), jnp.where(same, 255.0, 0.0)], axis=-1
+        ) * (seen & ~jnp.eye(n, dtype=bool))[..., None]  # [ego, target, 3]; the ego comes last
+        colour = (colour[:, :, None, :] * shade[None]).astype(jnp.uint8)  # [ego, target, P, 3]
         frames = _with_border(jnp.broadcast_to(base[None], (n, r, r, 3)), border)
         frames = jax.vmap(draw, in_axes=(0, None, None, 0))(_with_bar(frames, bar, None), px, py, colour)
     rows = jnp.broadcast_to(jnp.arange(n)[:, None], px.shape)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from conftest import place
+from conftest import place, random_rollout
 from gigastep_jax import native, observe
 
 # On a machine with a C++ compiler the native path must work: a silent fallback would hide a
@@ -47,29 +47,18 @@ def test_native_equals_xla_on_random_battles(name):
     """States of 8 random battles at 5 moments, drawn under vmap(vmap(.)) by both composers."""
     env = gj.make(name)
     keys = jax.random.split(jax.random.PRNGKey(7), 8)
+    rollout = random_rollout(env, 40)
 
     @jax.jit
     def frames(keys):
-        _, state = jax.vmap(env.reset)(keys)
-
-        def body(state, k):
-            ks = jax.random.split(k, keys.shape[0])
-            if env.discrete:
-                action = jax.vmap(lambda kk: jax.random.randint(kk, (env.n_agents,), 0, env.n_actions))(ks)
-            else:
-                action = jax.vmap(lambda kk: jax.random.uniform(kk, (env.n_agents, 3), minval=-1, maxval=1))(ks)
-            _, state, *_ = jax.vmap(env.step)(ks, state, action)
-            return state, state
-
-        _, states = jax.lax.scan(body, state, jax.random.split(keys[0], 40))
-        states = jax.tree_util.tree_map(lambda a: a[::8], states)
+        states = jax.tree_util.tree_map(lambda a: a[:, ::8], rollout(keys)[1][0])  # [8 battles, 5 moments]
         pair = jax.vmap(jax.vmap(lambda s: both_composers(env, s, keys[1])))(states)
         return pair, states.alive.sum(), (states.damage_taken > 0).sum()
 
     (ours, reference), alive, hurt = frames(keys)
     assert int(alive) > 0  # the comparison covers live agents
     assert int(hurt) > 0 or name.startswith("waypoint")  # and red borders (waypoint battles rarely fight)
-    assert ours.shape == (5, 8, env.n_agents, 84, 84, 3) and ours.dtype == jnp.uint8
+    assert ours.shape == (8, 5, env.n_agents, 84, 84, 3) and ours.dtype == jnp.uint8
     np.testing.assert_array_equal(np.asarray(ours), np.asarray(reference))
 
 
@@ -156,6 +145,18 @@ def test_bad_composer_is_rejected():
         observe.rgb_obs(
             state, seen, env.scenario, jnp.asarray(env._sprite), env.teams, 1.0, jnp.asarray(env._background),
             composer="pixels",
+        )
+
+
+def test_native_composer_asked_for_where_it_is_not_built(monkeypatch):
+    monkeypatch.setattr(native, "available", lambda: False)
+    env = gj.make("identical_1_vs_1_fobs_rgb_void_disc")
+    state = env.reset_state(jax.random.PRNGKey(0))
+    seen = observe.visibility(None, state, env.teams, env.params, False)
+    with pytest.raises(RuntimeError, match="composer='native': the native RGB composer could not be built"):
+        observe.rgb_obs(
+            state, seen, env.scenario, jnp.asarray(env._sprite), env.teams, 1.0, jnp.asarray(env._background),
+            composer="native",
         )
 
 
