@@ -137,27 +137,24 @@ def state_of(batch, i):
     return jax.tree_util.tree_map(lambda a: a[i], batch)
 
 
-def test_bad_composer_is_rejected():
+def observe_1v1(composer):
     env = gj.make("identical_1_vs_1_fobs_rgb_void_disc")
     state = env.reset_state(jax.random.PRNGKey(0))
     seen = observe.visibility(None, state, env.teams, env.params, False)
+    args = (state, seen, env.scenario, jnp.asarray(env._sprite), env.teams, 1.0, jnp.asarray(env._background))
+    return observe.rgb_obs(*args, composer=composer)
+
+
+def test_bad_composer_is_rejected():
     with pytest.raises(ValueError, match="composer='pixels'.*'auto', 'native' or 'xla'"):
-        observe.rgb_obs(
-            state, seen, env.scenario, jnp.asarray(env._sprite), env.teams, 1.0, jnp.asarray(env._background),
-            composer="pixels",
-        )
+        observe_1v1("pixels")
 
 
 def test_native_composer_asked_for_where_it_is_not_built(monkeypatch):
     monkeypatch.setattr(native, "available", lambda: False)
-    env = gj.make("identical_1_vs_1_fobs_rgb_void_disc")
-    state = env.reset_state(jax.random.PRNGKey(0))
-    seen = observe.visibility(None, state, env.teams, env.params, False)
     with pytest.raises(RuntimeError, match="composer='native': the native RGB composer could not be built"):
-        observe.rgb_obs(
-            state, seen, env.scenario, jnp.asarray(env._sprite), env.teams, 1.0, jnp.asarray(env._background),
-            composer="native",
-        )
+        observe_1v1("native")
+    assert observe_1v1("auto").shape == (2, 84, 84, 3)  # "auto" falls back to the XLA path
 
 
 def test_switched_off_by_the_environment_variable():
