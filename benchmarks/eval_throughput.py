@@ -43,7 +43,8 @@ def crossplay(games_per_pair: int, early_exit: bool, policies: int = POLICIES) -
     import jax
 
     import gigastep_jax as gj
-    from algorithms.game import BattleGame, scripted_apply, scripted_params, stack
+    from algorithms.evaluation.game import BattleGame, stack
+    from algorithms.evaluation.scripted import scripted_apply, scripted_params
 
     env = gj.make(SCENARIO)
     game = BattleGame(env, scripted_apply, early_exit=early_exit)

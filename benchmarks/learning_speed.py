@@ -1,7 +1,7 @@
 """Time to competence: win rate against the yardsticks over wall-clock, per learner variant.
 
 Trains each variant (MLP or attention encoder, MAPPO or IPPO critic, ...) for the same number of
-environment steps with `algorithms.runner.train` and prints one JSON object per checkpoint: the
+environment steps with `algorithms.marl.runner.train` and prints one JSON object per checkpoint: the
 variant, environment steps, wall-clock seconds of training (the chunk is compiled before the clock
 starts; its compile time is `compile_s`), and the win rates of the current policy against random, chaser
 and circler (`--eval-games` battles each). Variants run one after another in this one process, so
@@ -20,8 +20,8 @@ import tempfile
 
 import jax
 
-from algorithms import runner
-from algorithms.config import TrainConfig
+from algorithms.marl import runner
+from algorithms.marl.config import TrainConfig
 
 VARIANTS = {
     "mlp": dict(encoder="mlp"),

@@ -42,16 +42,16 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from env_throughput import device_info  # noqa: E402  (the sibling benchmark's machine description)
 
-from algorithms import selfplay  # noqa: E402
-from algorithms.config import TrainConfig  # noqa: E402
-from algorithms.train import Learner, Trajectory, make_train  # noqa: E402
+from algorithms.marl import opponent_pool  # noqa: E402
+from algorithms.marl.config import TrainConfig  # noqa: E402
+from algorithms.marl.learner import Learner, Trajectory, make_train  # noqa: E402
 
 MAIN = "identical_5_vs_5_fobs_vec_void_disc"
 # (num_envs per seed, seeds); rollout_steps from --rollout-steps (32)
 CONFIGS = [(64, 1), (256, 1), (1024, 1), (256, 2), (256, 4)]
 
 
-def _opponents(learner: Learner, key: jax.Array, pool: selfplay.PoolState) -> jax.Array:
+def _opponents(learner: Learner, key: jax.Array, pool: opponent_pool.PoolState) -> jax.Array:
     """int32[G] opponents of one update, drawn as `Learner.update` draws them."""
     return learner.draw(key, pool)
 

@@ -1,4 +1,4 @@
-"""Scripted yardstick policies: uniformly random, `circler` and `chaser`.
+"""Scripted policies: uniformly random, `circler` and `chaser`.
 
 A scripted policy is `policy(key, env, state) -> action` for all N agents (int32[N] or
 float32[N, 3]); it may read the true state, limited to what its team can see (`chaser` only
@@ -77,12 +77,16 @@ def chaser(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
     return controls_to_action(env, controls)
 
 
-POLICIES: dict[str, Policy] = {"random": random, "circler": circler, "chaser": chaser}
+# The one registry of scripted policies: every part of the project (opponents in training, members of
+# an evaluation, the command line) names them from here, in this order.
+POLICIES: dict[str, Policy] = {"random": random, "chaser": chaser, "circler": circler}
+SCRIPTED: tuple[str, ...] = tuple(POLICIES)
 
 
 def get(name: str) -> Policy:
+    """The scripted policy `name`; ValueError listing the allowed names."""
     if name not in POLICIES:
-        raise ValueError(f"unknown scripted policy {name!r}; allowed: {sorted(POLICIES)}")
+        raise ValueError(f"unknown scripted policy {name!r}; allowed: {', '.join(SCRIPTED)}")
     return POLICIES[name]
 
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from algorithms import evaluation as E
-from algorithms import plots
-from algorithms.game import MatrixGame
+from algorithms.evaluation import payoff as payoff_module
+from algorithms.evaluation import plots
+from algorithms.evaluation.game import MatrixGame
 
 RPS = np.array([[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]])
 NAMES = ["rock", "paper", "scissors"]
@@ -32,7 +33,7 @@ def exact_matrix(payoff, n: int, names) -> E.PayoffMatrix:
     payoff = np.asarray(payoff, np.float64)
     wins = payoff * n
     count = np.full(payoff.shape, n)
-    lo, hi = E._wilson(wins, count)
+    lo, hi = payoff_module._wilson(wins, count)
     return E.PayoffMatrix(win_rate=payoff, wins=wins, n_games=count, lo=lo, hi=hi, names=tuple(names))
 
 

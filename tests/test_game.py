@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from algorithms import game as G
+from algorithms.evaluation import game as G
+from algorithms.evaluation import scripted as S
 from algorithms.ratings import wilson_interval
 
 NAME = "identical_5_vs_5_fobs_vec_void_disc"
@@ -27,12 +28,12 @@ def env():
 
 @pytest.fixture(scope="module")
 def battle(env):
-    return G.BattleGame(env, G.scripted_apply)
+    return G.BattleGame(env, S.scripted_apply)
 
 
 @pytest.fixture(scope="module")
 def scripted():
-    params, names = G.scripted_population(["random", "chaser", "circler"])
+    params, names = S.scripted_population(["random", "chaser", "circler"])
     return params, names
 
 
@@ -133,8 +134,8 @@ def test_early_exit_and_fixed_scan_agree(env, scripted):
     params, _ = scripted
     a, b = G.member(params, 1), G.member(params, 2)
     key = jax.random.PRNGKey(14)
-    fast = G.BattleGame(env, G.scripted_apply, max_steps=120).rollout(key, a, b, 8)
-    fixed = G.BattleGame(env, G.scripted_apply, max_steps=120, early_exit=False).rollout(key, a, b, 8)
+    fast = G.BattleGame(env, S.scripted_apply, max_steps=120).rollout(key, a, b, 8)
+    fixed = G.BattleGame(env, S.scripted_apply, max_steps=120, early_exit=False).rollout(key, a, b, 8)
     assert fixed["steps"] == 120 and fast["steps"] <= 120
     for k in ("outcome", "winner", "length", "over"):
         np.testing.assert_array_equal(fast[k], fixed[k])
@@ -189,12 +190,12 @@ def test_population_errors(battle, scripted):
     with pytest.raises(ValueError, match="mismatched parameter trees"):
         G.stack([{"w": jnp.zeros(3)}, {"w": jnp.zeros(4)}])
     with pytest.raises(ValueError, match="max_steps"):
-        G.BattleGame(battle.env, G.scripted_apply, max_steps=0)
+        G.BattleGame(battle.env, S.scripted_apply, max_steps=0)
 
 
 # ----------------------------------------------------------------------------- scripted policies
 def test_scripted_population_parses_specs():
-    params, names = G.scripted_population(["random", "chaser:eps=0.3", "circler:gain=0.5:eps=1", " chaser "])
+    params, names = S.scripted_population(["random", "chaser:eps=0.3", "circler:gain=0.5:eps=1", " chaser "])
     assert names == ["random", "chaser:eps=0.3", "circler:gain=0.5:eps=1", "chaser"]
     np.testing.assert_array_equal(params["kind"], [0, 1, 2, 1])
     np.testing.assert_allclose(params["epsilon"], [0, 0.3, 1, 0])
@@ -215,14 +216,14 @@ def test_scripted_population_parses_specs():
 )
 def test_scripted_spec_errors(spec, match):
     with pytest.raises(ValueError, match=match):
-        G.scripted_population([spec])
+        S.scripted_population([spec])
 
 
 def test_scripted_apply_matches_the_yardsticks(env):
     _, state = jax.jit(env.reset)(jax.random.PRNGKey(5))
-    params, _ = G.scripted_population(["random", "chaser", "circler", "chaser:eps=1", "circler:gain=0"])
+    params, _ = S.scripted_population(["random", "chaser", "circler", "chaser:eps=1", "circler:gain=0"])
     key = jax.random.PRNGKey(6)
-    acts = np.asarray(jax.jit(jax.vmap(lambda p: G.scripted_apply(p, key, env, state)))(params))
+    acts = np.asarray(jax.jit(jax.vmap(lambda p: S.scripted_apply(p, key, env, state)))(params))
     assert acts.shape == (5, env.n_agents) and acts.dtype == np.int32
     k_rand = jax.random.split(key, 3)[0]
     np.testing.assert_array_equal(acts[0], gj.policies.random(k_rand, env, state))
@@ -237,9 +238,9 @@ def test_scripted_gain_and_epsilon_rates(env):
     """gain 0.5 on the circler turns in half of the steps (dithered); eps 0.5 on the circler acts
     randomly for half of the agents."""
     _, state = jax.jit(env.reset)(jax.random.PRNGKey(5))
-    params, _ = G.scripted_population(["circler:gain=0.5", "circler:eps=0.5"])
+    params, _ = S.scripted_population(["circler:gain=0.5", "circler:eps=0.5"])
     keys = jax.random.split(jax.random.PRNGKey(7), 400)
-    acts = np.asarray(jax.jit(jax.vmap(jax.vmap(lambda p, k: G.scripted_apply(p, k, env, state),
+    acts = np.asarray(jax.jit(jax.vmap(jax.vmap(lambda p, k: S.scripted_apply(p, k, env, state),
                                                  in_axes=(None, 0)), in_axes=(0, None)))(params, keys))
     turning = ((acts[0] // 3) % 3 - 1) == 1
     assert set(np.unique((acts[0] // 3) % 3 - 1)) == {0, 1}

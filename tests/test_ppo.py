@@ -113,7 +113,7 @@ def test_ppo_update_reduces_the_loss_on_a_fixed_batch():
 def test_discrete_sample_follows_the_softmax_and_reports_its_log_prob():
     """Inverse-CDF sampling: action frequencies over 200 000 draws within 4 standard errors of the
     softmax, zero-probability actions never drawn, and the log-probability distrax's."""
-    from algorithms import networks
+    from algorithms.marl import networks
 
     logits = jnp.asarray([[2.0, 0.5, -1.0, 0.0, -jnp.inf, 1.0]], jnp.float32)
     n = 200_000

@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from algorithms import checkpoint, game, networks, population, runner, selfplay
-from algorithms.config import TrainConfig
-from algorithms.train import CATEGORIES, make_train, summarize
+from algorithms.marl import checkpoint, networks, runner, opponent_pool
+from algorithms.marl.config import TrainConfig
+from algorithms.marl.learner import CATEGORIES, make_train, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, rollout_steps=8, epochs=1,
@@ -210,9 +210,9 @@ def test_fixed_groups_meet_only_fixed_opponents():
     learner = make_train(cfg)
     pool = learner.init(jax.random.PRNGKey(0)).pool
     actor = learner.init_params(jax.random.PRNGKey(1))["actor"]
-    pool = selfplay.add(selfplay.add(pool, actor, jnp.int32(1)), actor, jnp.int32(2))  # a full pool of 2
+    pool = opponent_pool.add(opponent_pool.add(pool, actor, jnp.int32(1)), actor, jnp.int32(2))  # a full pool of 2
     draws = np.stack([np.asarray(learner.draw(k, pool)) for k in jax.random.split(jax.random.PRNGKey(2), 64)])
-    assert (draws[:, 0] == selfplay.SELF).all()
+    assert (draws[:, 0] == opponent_pool.SELF).all()
     assert (draws[:, 2:] >= cfg.pool_size).all()  # the last two groups: random or chaser only
     assert (draws[:, 1] < cfg.pool_size).any()  # the pool group also meets snapshots
 
@@ -291,8 +291,8 @@ def test_the_loss_recomputes_the_rollouts_log_probs(recurrent):
 # ----------------------------------------------------------------------------- devices
 SHARDED = """
 import jax, numpy as np
-from algorithms.config import TrainConfig
-from algorithms.train import make_train, shard
+from algorithms.marl.config import TrainConfig
+from algorithms.marl.learner import make_train, shard
 assert len(jax.devices()) == 4, jax.devices()
 cfg = TrainConfig.from_dict({cfg})
 learner = make_train(cfg)

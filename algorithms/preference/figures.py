@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from algorithms import plots
+from algorithms.evaluation import plots
 
 CURVES = ("exploitability", "exploitability_average", "win_rate_vs_reference", "kl_to_reference")
 

@@ -5,7 +5,7 @@ y ~ π_a(· | x) and a response y' ~ π_b(· | x); its outcome is the judge's pr
 P(y ≻ y' | x) (a's expected score, in [0, 1]). So E[outcome(a, b)] + E[outcome(b, a)] = 1 and a
 policy against itself scores ½ in expectation, as in battles, and `algorithms.evaluation`
 (payoff matrices, Elo, Bradley–Terry, Nash, exploitability) works on a population of LM iterates
-stacked along a leading axis (`algorithms.game.stack`):
+stacked along a leading axis (`algorithms.evaluation.game.stack`):
 
     game = PreferenceGame(lm_config, judge)
     matrix = evaluation.payoff_matrix(game, stack(iterates), n_games=512, key=key)
@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from algorithms.game import Game
+from algorithms.evaluation.game import Game
 from algorithms.preference import lm
 from algorithms.preference.judges import Judge, check_vocab_match
 

@@ -26,7 +26,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from algorithms.game import stack
+from algorithms.evaluation.game import stack
 from algorithms.preference import judges, lm, metrics
 from algorithms.preference.learners import LearnerConfig, make_learner
 

@@ -44,7 +44,8 @@ def _payoff(args, result, out: Path) -> dict:
     import jax
     import numpy as np
 
-    from algorithms import evaluation, plots
+    from algorithms import evaluation
+    from algorithms.evaluation import plots
     from algorithms.preference.game import PreferenceGame
 
     total = len(result.iterates)

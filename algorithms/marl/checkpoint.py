@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from algorithms.config import TrainConfig
+from algorithms.marl.config import TrainConfig
 
 
 logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers are noise here

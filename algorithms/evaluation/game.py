@@ -20,7 +20,6 @@ The games of cell (i, j) of `play_matrix` and of pair (i, j) of `play_pairs` are
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import jax
@@ -28,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import gigastep_jax as gj
-from gigastep_jax.dynamics import action_to_controls
 
 Params = Any
 RESET_FOLD = 2**31 - 1  # reset key = fold_in(game_key, RESET_FOLD); step t uses fold_in(game_key, t)
@@ -315,80 +313,3 @@ def _check_same_structure(a, b) -> None:
     for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
         if np.shape(x)[1:] != np.shape(y)[1:]:
             raise ValueError(f"mismatched parameter trees: leaf shapes {np.shape(x)[1:]} vs {np.shape(y)[1:]} per policy")
-
-
-# ----------------------------------------------------------------------------- scripted populations
-KINDS = ("random", "chaser", "circler")  # params["kind"] indexes this tuple
-OPTIONS = {"eps": "epsilon", "gain": "turn_gain"}  # spec option -> params leaf
-
-
-def scripted_params(kind: str = "chaser", epsilon: float = 0.0, turn_gain: float = 1.0) -> dict[str, jax.Array]:
-    """One scripted policy's params: {"kind": int32[], "epsilon": float32[], "turn_gain": float32[]}."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown scripted policy kind {kind!r}; allowed kinds: {', '.join(KINDS)}")
-    if not 0.0 <= float(epsilon) <= 1.0:
-        raise ValueError(f"epsilon (eps) must be in [0, 1], got {epsilon}")
-    if not math.isfinite(float(turn_gain)):
-        raise ValueError(f"turn_gain (gain) must be finite, got {turn_gain}")
-    return dict(kind=jnp.int32(KINDS.index(kind)), epsilon=jnp.float32(epsilon), turn_gain=jnp.float32(turn_gain))
-
-
-def _dither(u: jax.Array, key: jax.Array) -> jax.Array:
-    """Random rounding of u in [-1, 1] to {-1, 0, 1} with expectation u (integers stay as they are)."""
-    return jnp.floor(u + jax.random.uniform(key, u.shape))
-
-
-def scripted_apply(params: dict[str, jax.Array], key: jax.Array, env: gj.Env, state: gj.EnvState) -> jax.Array:
-    """A parameterised scripted policy, vmappable over params (the kind is selected with `where`).
-
-    params["kind"]: 0 random, 1 chaser, 2 circler (`KINDS`); params["turn_gain"] multiplies the
-    heading-rate control of the chosen action (in discrete scenarios the scaled control is randomly
-    rounded to {-1, 0, 1} with the scaled value as its expectation; a gain of 1 leaves actions as
-    they are); params["epsilon"]: each agent takes a uniformly random action with this probability.
-    Returns the action of all N agents (int32[N] or float32[N, 3]).
-    """
-    k_rand, k_dither, k_eps = jax.random.split(key, 3)
-    rand = gj.policies.random(k_rand, env, state)
-    chase = gj.policies.chaser(key, env, state)
-    circle = gj.policies.circler(key, env, state)
-    kind = params["kind"]
-    scripted = jnp.where(kind == 0, rand, jnp.where(kind == 1, chase, circle))
-    controls = action_to_controls(scripted, env.discrete)
-    turn = jnp.clip(controls[:, 0] * params["turn_gain"], -1.0, 1.0)
-    if env.discrete:
-        turn = _dither(turn, k_dither)
-    action = gj.policies.controls_to_action(env, controls.at[:, 0].set(turn))
-    explore = jax.random.uniform(k_eps, (env.n_agents,)) < params["epsilon"]
-    return jnp.where(explore.reshape((-1,) + (1,) * (action.ndim - 1)), rand, action)
-
-
-def parse_spec(spec: str) -> dict[str, jax.Array]:
-    """"KIND[:eps=E][:gain=G]" -> scripted params; e.g. "chaser", "chaser:eps=0.3:gain=0.5"."""
-    parts = spec.strip().split(":")
-    kind, options = parts[0].strip(), parts[1:]
-    if kind not in KINDS:
-        raise ValueError(f"unknown scripted policy {kind!r} in {spec!r}; allowed kinds: {', '.join(KINDS)} "
-                         f"(spec KIND[:eps=E][:gain=G])")
-    values: dict[str, float] = {}
-    for option in options:
-        name, eq, value = option.partition("=")
-        name = name.strip()
-        if not eq or name not in OPTIONS:
-            raise ValueError(f"unknown option {option!r} in {spec!r}; allowed options: "
-                             f"{', '.join(k + '=VALUE' for k in OPTIONS)} (spec KIND[:eps=E][:gain=G])")
-        try:
-            values[OPTIONS[name]] = float(value)
-        except ValueError:
-            raise ValueError(f"option {name} in {spec!r} needs a number, got {value!r}") from None
-    return scripted_params(kind, **values)
-
-
-def scripted_population(specs: Sequence[str]) -> tuple[dict[str, jax.Array], list[str]]:
-    """Stacked scripted params (leaves [P]) and names from specs like "random", "chaser:eps=0.3"."""
-    if isinstance(specs, str):
-        specs = [specs]
-    specs = [s.strip() for s in specs]
-    if not specs or any(not s for s in specs):
-        raise ValueError(f"empty policy spec in {specs}; allowed kinds: {', '.join(KINDS)} "
-                         f"(spec KIND[:eps=E][:gain=G])")
-    return stack([parse_spec(s) for s in specs]), specs

@@ -1,7 +1,7 @@
-"""Populations of trained and scripted policies for the battle game (`algorithms.game.BattleGame`).
+"""Populations of trained and scripted policies for the battle game (`algorithms.evaluation.game.BattleGame`).
 
 A member's params: {"network": bool[] (use the actor), "actor": actor params, "scripted": the
-scripted params of `algorithms.game.scripted_params`}. Trained checkpoints and the yardsticks
+scripted params of `algorithms.evaluation.scripted.scripted_params`}. Trained checkpoints and the yardsticks
 (random, chaser, circler) share this one tree, so any mix of them stacks into one population and a
 whole cross-play matrix is one compiled call.
 """
@@ -13,18 +13,18 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 
-import gigastep_jax as gj
-from algorithms import game, networks
+from algorithms.evaluation import game, scripted
+from algorithms.marl import networks
 
 
 def network_member(actor_params: Any) -> dict:
-    return dict(network=jnp.bool_(True), actor=actor_params, scripted=game.scripted_params("random"))
+    return dict(network=jnp.bool_(True), actor=actor_params, scripted=scripted.scripted_params("random"))
 
 
 def scripted_member(actor_like: Any, spec: str) -> dict:
     """A scripted policy ("random", "chaser:eps=0.3", ...) with zeroed actor params of the right shape."""
     zeros = jax.tree_util.tree_map(jnp.zeros_like, actor_like)
-    return dict(network=jnp.bool_(False), actor=zeros, scripted=game.parse_spec(spec))
+    return dict(network=jnp.bool_(False), actor=zeros, scripted=scripted.parse_spec(spec))
 
 
 def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False, memory_size: int = 0,
@@ -48,7 +48,7 @@ def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool
         net = networks.greedy(out, discrete) if greedy else networks.sample(k_act, out, discrete)[0]
         if not scripted:
             return net, memory
-        scr = game.scripted_apply(params["scripted"], k_scr, env, state)
+        scr = scripted.scripted_apply(params["scripted"], k_scr, env, state)
         return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr), memory
 
     if not memory_size:

@@ -1,8 +1,6 @@
-"""Cross-play payoff matrices with confidence intervals, and the report built on them.
+"""Cross-play payoff matrices with confidence intervals.
 
     matrix = payoff_matrix(game, population, n_games, key, names=names)   # PayoffMatrix
-    report = evaluation_report(matrix)    # Nash, exploitability, Nash average, Bradley-Terry, Elo
-    save_report(matrix, report, out_dir)  # matrix.json, matrix.csv, report.json
 
 `game` is any game of `algorithms.game` (`MatrixGame`, `BattleGame`): it plays all pairs of the
 population in one compiled call (`play_matrix`, or `play_pairs` for `only_earlier`).
@@ -10,19 +8,16 @@ population in one compiled call (`play_matrix`, or `play_pairs` for `only_earlie
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
-import os
-from pathlib import Path
 from typing import Any, Sequence
 
 import jax
 import numpy as np
 
-from algorithms import ratings
-from algorithms.game import MatrixGame, population_size
+from algorithms import validate
+from algorithms.evaluation.game import MatrixGame, population_size
+from algorithms.evaluation.intervals import wilson_interval
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # arrays: compare fields with numpy
@@ -74,8 +69,8 @@ class PayoffMatrix:
         return rate
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(names=list(self.names), win_rate=_jsonable(self.win_rate), wins=_jsonable(self.wins),
-                    n_games=self.n_games.tolist(), lo=_jsonable(self.lo), hi=_jsonable(self.hi))
+        return dict(names=list(self.names), win_rate=jsonable(self.win_rate), wins=jsonable(self.wins),
+                    n_games=self.n_games.tolist(), lo=jsonable(self.lo), hi=jsonable(self.hi))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PayoffMatrix":
@@ -84,15 +79,15 @@ class PayoffMatrix:
                    lo=arr("lo"), hi=arr("hi"), names=tuple(d["names"]))
 
 
-def _jsonable(a) -> Any:
+def jsonable(a) -> Any:
     """Nested lists with NaN as None (JSON has no NaN)."""
     a = np.asarray(a, np.float64)
-    return [_jsonable(x) for x in a] if a.ndim else (None if math.isnan(float(a)) else float(a))
+    return [jsonable(x) for x in a] if a.ndim else (None if math.isnan(float(a)) else float(a))
 
 
 def _wilson(wins: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """95 % Wilson interval per cell; NaN where nothing was played."""
-    lo, hi = ratings.wilson_interval(wins, n)
+    lo, hi = wilson_interval(wins, n)
     return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
 
 
@@ -106,9 +101,7 @@ def payoff_matrix(game, population, n_games: int, key: jax.Array, *, only_earlie
     against their predecessors) and fill cell (j, i) by symmetry, win_rate[j, i] = 1 - win_rate[i, j],
     with n_games 0 there; the diagonal is then ½ by symmetry (P[i, i] = 1 - P[i, i]), n_games 0.
     """
-    if isinstance(n_games, bool) or not isinstance(n_games, (int, np.integer)) or n_games < 1:
-        raise ValueError(f"n_games must be an int >= 1, got {n_games!r}")
-    n_games = int(n_games)
+    n_games = validate.integer("n_games", n_games, 1)
     if population is None:
         if not isinstance(game, MatrixGame):
             raise ValueError("population=None means every strategy, which only a MatrixGame has; pass a stacked population")
@@ -145,62 +138,3 @@ def payoff_matrix(game, population, n_games: int, key: jax.Array, *, only_earlie
         np.fill_diagonal(lo, 0.5)
         np.fill_diagonal(hi, 0.5)
     return PayoffMatrix(win_rate=rate, wins=wins, n_games=count, lo=lo, hi=hi, names=names)
-
-
-def evaluation_report(matrix: PayoffMatrix) -> dict[str, Any]:
-    """Nash equilibrium, exploitability, Nash average, Bradley-Terry and Elo of a payoff matrix.
-
-    Everything is computed from the pooled matrix (`PayoffMatrix.pooled_win_rate`: all games between
-    i and j, both orders), which is constant-sum, so the symmetric game's value is ½.
-    Returns plain JSON-able values, per policy in `names` order.
-    """
-    rate = matrix.pooled_win_rate()
-    if np.isnan(rate).any():
-        missing = [(matrix.names[i], matrix.names[j]) for i, j in zip(*np.nonzero(np.isnan(rate)))]
-        raise ValueError(f"the payoff matrix has cells never played, e.g. {missing[:3]}; a report needs every pair")
-    strategy, value = ratings.nash(rate, symmetric=True)
-    strategy = np.asarray(strategy, np.float64)
-    exploit = [float(ratings.exploitability(rate, np.eye(matrix.size)[i])) for i in range(matrix.size)]
-    wins, games = matrix.pooled()
-    np.fill_diagonal(wins, 0.0)
-    bt_scores, bt_intervals = ratings.bradley_terry(wins)
-    elo, elo_intervals = ratings.elo(ratings.games_from_wins(wins), matrix.size)
-    return dict(
-        names=list(matrix.names),
-        n_games=int(matrix.n_games.sum()),
-        nash_strategy=_jsonable(strategy),
-        nash_value=float(value),
-        nash_exploitability=float(ratings.exploitability(rate, strategy)),
-        exploitability=exploit,
-        nash_average=_jsonable(ratings.nash_average(rate, strategy)),
-        bradley_terry=_jsonable(bt_scores),
-        bradley_terry_interval=_jsonable(bt_intervals),
-        elo=_jsonable(elo),
-        elo_interval=_jsonable(elo_intervals),
-        mean_win_rate=_jsonable(_mean_offdiag(rate)),
-    )
-
-
-def _mean_offdiag(rate: np.ndarray) -> np.ndarray:
-    p = rate.shape[0]
-    if p == 1:
-        return np.full(1, 0.5)
-    return (rate.sum(1) - np.diag(rate)) / (p - 1)
-
-
-def save_report(matrix: PayoffMatrix, report: dict[str, Any] | None, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write matrix.json, matrix.csv (win rates, names as header and first column) and report.json
-    (when given) into out_dir; returns their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = dict(matrix_json=out / "matrix.json", matrix_csv=out / "matrix.csv")
-    paths["matrix_json"].write_text(json.dumps(matrix.to_dict(), indent=1))
-    with open(paths["matrix_csv"], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["policy", *matrix.names])
-        for name, row in zip(matrix.names, matrix.win_rate):
-            writer.writerow([name, *("" if math.isnan(v) else f"{v:.6g}" for v in row)])
-    if report is not None:
-        paths["report_json"] = out / "report.json"
-        paths["report_json"].write_text(json.dumps(report, indent=1))
-    return paths

@@ -22,9 +22,11 @@ from typing import Callable
 import jax
 import numpy as np
 
-from algorithms import checkpoint, evaluation, game, plots, population
-from algorithms.config import TrainConfig
-from algorithms.train import Learner, make_train, shard, summarize
+from algorithms import evaluation
+from algorithms.marl import checkpoint, population
+from algorithms.evaluation import game, plots
+from algorithms.marl.config import TrainConfig
+from algorithms.marl.learner import Learner, make_train, shard, summarize
 
 YARDSTICKS = ("random", "chaser", "circler")
 

@@ -54,15 +54,15 @@ def _eval_population(policies: str, scenario: str):
     chaser, on the run's own scenario; otherwise a list of scripted specs on `scenario`.
     """
     import gigastep_jax as gj
-    from algorithms import game
+    from algorithms.evaluation import game, scripted
 
     if Path(policies).is_dir():
-        from algorithms import runner
+        from algorithms.marl import runner
 
         return runner.run_population(policies)
     env = gj.make(scenario)  # unknown names raise ValueError with close matches
-    population, names = game.scripted_population([s for s in policies.split(",")])
-    return env, game.BattleGame(env, game.scripted_apply), population, names
+    population, names = scripted.scripted_population([s for s in policies.split(",")])
+    return env, game.BattleGame(env, scripted.scripted_apply), population, names
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -74,8 +74,9 @@ def _eval(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from algorithms import evaluation, plots
-    from algorithms.game import BattleGame
+    from algorithms import evaluation
+    from algorithms.evaluation import plots
+    from algorithms.evaluation.game import BattleGame
 
     args.scenario = env.name
     out = Path(args.out)
@@ -122,8 +123,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from algorithms import runner
-    from algorithms.config import TrainConfig
+    from algorithms.marl import runner
+    from algorithms.marl.config import TrainConfig
 
     fields = dict(scenario=args.scenario, total_steps=args.steps, num_envs=args.num_envs,
                   rollout_steps=args.rollout_steps, epochs=args.epochs, minibatches=args.minibatches,
@@ -213,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
     ev.set_defaults(func=_eval)
 
-    from algorithms.preference.cli import add_parser as add_prefgame
+    from algorithms.cli.prefgame import add_parser as add_prefgame
 
     add_prefgame(sub)
     return parser

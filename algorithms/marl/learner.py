@@ -1,6 +1,6 @@
 """Self-play MAPPO / IPPO trained end to end inside `jit` (PureJaxRL's shape, in small pieces).
 
-    learner = make_train(config)           # config: algorithms.config.TrainConfig, checked here
+    learner = make_train(config)           # config: algorithms.marl.config.TrainConfig, checked here
     state = learner.init(key)              # TrainState
     state, sums = learner.chunk(state)     # `config.updates_per_chunk` updates, one compiled call
     state = learner.train(key)             # the whole run, jittable
@@ -24,11 +24,12 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import gigastep_jax as gj
-from algorithms import networks, ppo, selfplay
-from algorithms.config import TrainConfig, check
+from algorithms import ppo
+from algorithms.marl import networks, opponent_pool
+from algorithms.marl.config import TrainConfig, check
 
 # Opponent categories for the metrics: the current policy, a pool snapshot, then each fixed kind.
-CATEGORIES = ("self", "pool") + selfplay.FIXED
+CATEGORIES = ("self", "pool") + opponent_pool.FIXED
 
 
 @struct.dataclass
@@ -40,7 +41,7 @@ class TrainState:
     episode_return: jax.Array  # float32[B, N], return so far of each running episode
     memory: jax.Array  # float32[B, N, H] the learner's GRU memory (H = 0 without `recurrent`)
     opp_memory: jax.Array  # float32[B', N, H] the drawn opponents' memory (B' their environments)
-    pool: selfplay.PoolState
+    pool: opponent_pool.PoolState
     opponent: jax.Array  # int32[G] each group's opponent (SELF, a pool slot, or P + a fixed one)
     key: jax.Array
     update: jax.Array  # int32[], updates done
@@ -150,8 +151,8 @@ class Learner:
             episode_return=jnp.zeros((self.config.num_envs, self.env.n_agents), jnp.float32),
             memory=self.initial_memory((self.config.num_envs,)),
             opp_memory=self.initial_memory((self.opponent_envs,)),
-            pool=selfplay.init(params["actor"], self.config.pool_size, len(self.fixed)),
-            opponent=jnp.full(self.config.opponent_groups, selfplay.SELF, jnp.int32),
+            pool=opponent_pool.init(params["actor"], self.config.pool_size, len(self.fixed)),
+            opponent=jnp.full(self.config.opponent_groups, opponent_pool.SELF, jnp.int32),
             key=k_run,
             update=jnp.int32(0),
         )
@@ -192,7 +193,7 @@ class Learner:
         Returns (action [B, N, ...], log_prob float32[B, N], value float32[B, N], learner bool[B, N]:
         the agent acts with the learner's policy: on its side, or every agent against SELF; memory,
         opp_memory: the actors' next memories)."""
-        cfg, n_pool = self.config, selfplay.size(pool)
+        cfg, n_pool = self.config, opponent_pool.size(pool)
         b, g, g_self = cfg.num_envs, cfg.opponent_groups, cfg.self_play_groups
         b_self = cfg.self_play_envs
         k_l, k_o, k_s = jax.random.split(key, 3)
@@ -200,12 +201,12 @@ class Learner:
         value = self.values(params["critic"], obs)
         action, log_prob = networks.sample(k_l, out, self.env.discrete)
         opp = opponent[self.group]  # [B]
-        learner = (jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]) | (opp == selfplay.SELF)[:, None]
+        learner = (jnp.asarray(self.layout.teams)[None, :] == self.side[:, None]) | (opp == opponent_pool.SELF)[:, None]
         if g_self == g:
             return action, log_prob, value, learner, memory, opp_memory
         # Only the environments of the opponent groups: [B', ...] with B' = B - b_self.
         obs_o = obs[b_self:]
-        opp_params = selfplay.opponent_params(pool, params["actor"], opponent[g_self:])
+        opp_params = opponent_pool.opponent_params(pool, params["actor"], opponent[g_self:])
         per_group = lambda x: x.reshape((g - g_self, b // g) + x.shape[1:])  # noqa: E731
         opp_memory, opp_out = jax.vmap(self.policy_step)(opp_params, per_group(opp_memory), per_group(obs_o))
         opp_memory = opp_memory.reshape((b - b_self,) + opp_memory.shape[2:])
@@ -249,9 +250,9 @@ class Learner:
         """`rollout_steps` steps of the batch. Returns (state, Trajectory [T, B, N], metric sums)."""
         cfg, env = self.config, self.env
         n_cat = len(CATEGORIES)
-        n_pool = selfplay.size(state.pool)
+        n_pool = opponent_pool.size(state.pool)
         opp = opponent[self.group]
-        category = jnp.where(opp == selfplay.SELF, 0, jnp.where(opp < n_pool, 1,
+        category = jnp.where(opp == opponent_pool.SELF, 0, jnp.where(opp < n_pool, 1,
                              self.category_of_fixed[jnp.clip(opp - n_pool, 0, max(len(self.fixed) - 1, 0))]))
 
         def step(carry, key):
@@ -339,15 +340,15 @@ class Learner:
             opp_memory=jnp.zeros_like(state.opp_memory),
         )
 
-    def draw(self, key: jax.Array, pool: selfplay.PoolState) -> jax.Array:
+    def draw(self, key: jax.Array, pool: opponent_pool.PoolState) -> jax.Array:
         """int32[G] every group's opponent: SELF in the self-play groups, then a draw from the whole pool,
         then (the last `fixed_groups`) a draw from the fixed opponents alone."""
         cfg = self.config
         g_self, g_fixed = cfg.self_play_groups, cfg.fixed_groups
         k_pool, k_fixed = jax.random.split(key)
-        drawn = selfplay.draw(k_pool, pool, cfg.opponent_groups - g_self - g_fixed, cfg.opponent_sampling, len(self.fixed))
-        fixed = selfplay.draw(k_fixed, pool, g_fixed, cfg.opponent_sampling, len(self.fixed), snapshots=False)
-        return jnp.concatenate([jnp.full(g_self, selfplay.SELF, jnp.int32), drawn, fixed])
+        drawn = opponent_pool.draw(k_pool, pool, cfg.opponent_groups - g_self - g_fixed, cfg.opponent_sampling, len(self.fixed))
+        fixed = opponent_pool.draw(k_fixed, pool, g_fixed, cfg.opponent_sampling, len(self.fixed), snapshots=False)
+        return jnp.concatenate([jnp.full(g_self, opponent_pool.SELF, jnp.int32), drawn, fixed])
 
     def draw_opponents(self, state: TrainState, key: jax.Array) -> TrainState:
         """Every `opponent_period` updates: new opponents for the drawn groups, in fresh episodes."""
@@ -385,10 +386,10 @@ class Learner:
         batch = self.make_batch(traj, memory0, last_value)
         params, opt_state, metrics = ppo.ppo_update(k_ppo, state.params, state.opt_state, batch, self.loss, self.tx,
                                                     cfg.epochs, cfg.minibatches)
-        pool = selfplay.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)
+        pool = opponent_pool.record(state.pool, opponent, sums["group_score"], sums["group_games"], cfg.stats_decay)
         update = state.update + 1
         pool = jax.lax.cond(update % cfg.snapshot_every == 0,
-                            lambda p: selfplay.add(p, params["actor"], update), lambda p: p, pool)
+                            lambda p: opponent_pool.add(p, params["actor"], update), lambda p: p, pool)
         state = state.replace(params=params, opt_state=opt_state, pool=pool, update=update)
         metrics = dict(metrics, trained_agent_steps=traj.mask.sum().astype(jnp.float32))
         return state, dict(sums=sums, metrics=metrics)
