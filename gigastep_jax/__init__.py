@@ -6,8 +6,9 @@
     obs, state, reward, done, info = env.step(key, state, action)
 """
 
-from gigastep_jax import policies, render
+from gigastep_jax import observe, policies, render
 from gigastep_jax.env import Env
+from gigastep_jax.observe import RowFeature, VectorLayout
 from gigastep_jax.scenarios import UNIT_TYPES, ScenarioBuilder, UnitType, list_scenarios
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 from gigastep_jax.wrappers import AutoReset, BatchedEnv, EpisodeStats, EpisodeStatsState
@@ -35,12 +36,15 @@ __all__ = [
     "EnvState",
     "EpisodeStats",
     "EpisodeStatsState",
+    "RowFeature",
     "Scenario",
     "ScenarioBuilder",
     "UNIT_TYPES",
     "UnitType",
+    "VectorLayout",
     "list_scenarios",
     "make",
+    "observe",
     "policies",
     "render",
 ]

@@ -1,6 +1,6 @@
 """`Env`: reset, step and observe for one environment, built from a `Scenario`.
 
-The rules live in `dynamics.py` and the observations in `observe.py`; this module wires them
+The rules live in `dynamics.py` and the observations in `observe/`; this module wires them
 together, checks input at the API edge, computes rewards and the outcome. Everything is a pure
 function of (key, state, action, params), so `jax.jit` and `jax.vmap` apply directly.
 """
@@ -79,7 +79,13 @@ class Env:
         if self.scenario.obs_kind == "rgb":
             r = self.scenario.resolution
             return (r, r, 3)
-        return (observe.vector_obs_size(self.scenario, self.maps.max_boxes),)
+        return (self.vector_layout.size,)
+
+    @property
+    def vector_layout(self) -> observe.VectorLayout:
+        """Where the agent rows, waypoint and boxes sit in a vector observation (read rows by
+        `observe.RowFeature`); ValueError for an RGB scenario."""
+        return observe.vector_layout(self.scenario, self.maps.max_boxes)
 
     @property
     def obs_dtype(self):

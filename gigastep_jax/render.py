@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gigastep_jax import observe
+from gigastep_jax.observe import pixels
 from gigastep_jax.dynamics import Z_MAX
 from gigastep_jax.env import Env
 from gigastep_jax.policies import Policy
@@ -26,7 +26,7 @@ TEAM_COLOURS = np.array([[40, 120, 255], [255, 60, 40]], np.float32)  # team A b
 
 @functools.lru_cache(maxsize=32)
 def _background(env: Env) -> np.ndarray:
-    return observe.map_images(env.maps.boxes, env.scenario.arena, env.scenario.resolution)
+    return pixels.map_images(env.maps.boxes, env.scenario.arena, env.scenario.resolution)
 
 
 def frame(env: Env, state: EnvState, scale: int = 3) -> jax.Array:
@@ -40,13 +40,13 @@ def frame(env: Env, state: EnvState, scale: int = 3) -> jax.Array:
     img = jnp.asarray(_background(env))[state.map_idx]
     # Every unit gets at least its centre and cross drawn, so single-pixel sprites stay visible.
     sprite = jnp.asarray(np.asarray(s.sprite, np.int32) | 3)
-    px, py, on, intensity = observe.agent_pixels(state.x, state.y, state.heading, sprite, s.arena, s.resolution)
+    px, py, on, intensity = pixels.agent_pixels(state.x, state.y, state.heading, sprite, s.arena, s.resolution)
     shade = 0.7 + 0.3 * state.z / Z_MAX
     colour = jnp.asarray(TEAM_COLOURS)[env.teams] * (shade * state.alive)[:, None]  # [N, 3]
     colour = colour[:, None, :] * (on * intensity[None, :])[..., None]
-    img = observe.draw(img, px, py, colour.astype(jnp.uint8))
+    img = pixels.draw(img, px, py, colour.astype(jnp.uint8))
     if s.waypoints:
-        img = observe.draw_waypoint(img[None], state, s.arena, s.resolution)[0]
+        img = pixels.draw_waypoint(img[None], state, s.arena, s.resolution)[0]
     white = jnp.asarray([255, 255, 255], jnp.uint8)
     img = img.at[0].set(white).at[-1].set(white).at[:, 0].set(white).at[:, -1].set(white)
     img = jnp.repeat(jnp.repeat(img, scale, axis=0), scale, axis=1)

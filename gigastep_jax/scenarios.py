@@ -43,55 +43,22 @@ UNIT_TYPES: dict[str, UnitType] = {
     )
 }
 
-# Gigastep's default constants (paper and repository), the defaults of `EnvParams`.
-DEFAULT_CONSTANTS: dict[str, float] = dict(
-    damage_per_second=1.0,
-    healing_per_second=0.1,
-    damage_cone_depth=2.05,
-    damage_cone_angle=math.pi / 4,
-    cone_depth=3.0,
-    cone_angle=math.pi * 0.75,
-    very_close=1.0,
-    communication_range=8.0,
-    collision_range=0.4,
-    collision_altitude=0.5,
-    min_tracking_steps=3.0,
-    max_tracking_steps=10.0,
-    reward_game_won=10.0,
-    reward_defeat_one_opponent=100.0,
-    reward_detection=0.0,
-    reward_damage=0.0,
-    reward_idle=0.0,
-    reward_agent_disabled=0.0,
-    reward_collision_agent=0.0,
-    reward_collision_obstacle=0.0,
-    reward_hit_waypoint=0.0,
-    aux_rewards_factor=1.0,
-)
-
+# The two games that are not plain battles, as what they change (Gigastep's values). These are
+# data, one line per group of meaning: the rules, then the rewards, then the scenario options.
 _HIDE_AND_SEEK = dict(
     constants=dict(
-        damage_per_second=10.0,
-        damage_cone_depth=1.0,
-        damage_cone_angle=math.pi,
-        collision_range=0.0,
-        reward_game_won=50.0,
-        reward_defeat_one_opponent=5.0,
-        reward_damage=10.0,
-        reward_agent_disabled=10.0,
-        reward_collision_obstacle=10.0,
+        damage_per_second=10.0, damage_cone_depth=1.0, damage_cone_angle=math.pi, collision_range=0.0,
+        reward_game_won=50.0, reward_defeat_one_opponent=5.0, reward_damage=10.0,
+        reward_agent_disabled=10.0, reward_collision_obstacle=10.0,
     ),
 )
+# Nobody deals damage (a zero cone); teams score waypoints until the time limit.
 _WAYPOINT = dict(
     constants=dict(
         damage_cone_depth=0.0,
-        reward_game_won=0.0,
-        reward_defeat_one_opponent=0.0,
-        reward_hit_waypoint=50.0,
+        reward_game_won=0.0, reward_defeat_one_opponent=0.0, reward_hit_waypoint=50.0,
     ),
-    waypoints=True,
-    episode_ends_one_team_dead=False,
-    timeout_winner="waypoints",
+    waypoints=True, episode_ends_one_team_dead=False, timeout_winner="waypoints",
 )
 _SPECIAL_5 = {"more_health": 1, "more_range": 1, "faster": 1, "super": 1, "default": 1}
 _SPECIAL_10 = {"more_health": 3, "more_range": 3, "faster": 3, "default": 1}
@@ -229,15 +196,16 @@ class ScenarioBuilder:
             "name", "team", "unit_type", "sprite", "max_health", "detection_range", "damage_range",
             "thrust", "idle_reward",
         }
+        constants = EnvParams.constant_defaults()
         for key, value in options.items():
-            if key in DEFAULT_CONSTANTS:
+            if key in constants:
                 if not (isinstance(value, (int, float)) and math.isfinite(value)):
                     raise ValueError(f"{key} must be a finite number, got {value!r}")
                 self._constants[key] = float(value)
             elif key in fields:
                 self._options[key] = value
             else:
-                allowed = sorted(fields | set(DEFAULT_CONSTANTS))
+                allowed = sorted(fields | set(constants))
                 raise ValueError(f"unknown option {key!r}; allowed: {allowed}.{_close_matches(key, allowed)}")
         return self
 
@@ -300,8 +268,11 @@ def _validate_options(opts: Mapping[str, Any]) -> None:
 
 
 def default_params(scenario: Scenario, constants: Mapping[str, float] | None = None) -> EnvParams:
-    """Gigastep's constants with `constants` overriding, and the scenario's unit stats."""
-    values = {**DEFAULT_CONSTANTS, **(constants or {})}
+    """Gigastep's constants with `constants` overriding, and the scenario's unit stats.
+
+    Every leaf a device array (jnp.float32), as `jit` arguments are, so nothing is converted per call.
+    """
+    values = {**EnvParams.constant_defaults(), **(constants or {})}
     return EnvParams(
         max_health=per_agent(scenario.max_health),
         detection_range=per_agent(scenario.detection_range),

@@ -77,7 +77,10 @@ class Scenario:
 class EnvParams:
     """Tunable numbers; every leaf an array so `vmap` over params works.
 
-    Per-agent leaves are float32[N]; the rest float32[] scalars. Defaults are Gigastep's.
+    Per-agent leaves are float32[N] and come first, without defaults (they follow the scenario's
+    units). The rest are float32[] scalar constants whose defaults are Gigastep's; they are
+    `np.float32`, not Python floats, so a default leaf is never weakly typed and traces like one
+    set by hand. `constant_defaults()` lists them.
     """
 
     max_health: chex.Array
@@ -85,28 +88,33 @@ class EnvParams:
     damage_range: chex.Array
     thrust: chex.Array
     idle_reward: chex.Array
-    damage_per_second: chex.Array
-    healing_per_second: chex.Array
-    damage_cone_depth: chex.Array  # damage radius for damage_range 1
-    damage_cone_angle: chex.Array  # half-angle of the damage cone (rad)
-    cone_depth: chex.Array  # detection radius for detection_range 1 (pobs)
-    cone_angle: chex.Array  # half-angle of the detection cone (pobs)
-    very_close: chex.Array  # always detected within this distance (pobs)
-    communication_range: chex.Array  # teammates share with probability 1 - d / this (pobs)
-    collision_range: chex.Array  # horizontal collision distance
-    collision_altitude: chex.Array  # vertical collision distance
-    min_tracking_steps: chex.Array
-    max_tracking_steps: chex.Array
-    reward_game_won: chex.Array
-    reward_defeat_one_opponent: chex.Array
-    reward_detection: chex.Array
-    reward_damage: chex.Array
-    reward_idle: chex.Array
-    reward_agent_disabled: chex.Array
-    reward_collision_agent: chex.Array
-    reward_collision_obstacle: chex.Array
-    reward_hit_waypoint: chex.Array
-    aux_rewards_factor: chex.Array  # scales every reward term but the win (curriculum)
+    damage_per_second: chex.Array = np.float32(1.0)
+    healing_per_second: chex.Array = np.float32(0.1)
+    damage_cone_depth: chex.Array = np.float32(2.05)  # damage radius for damage_range 1
+    damage_cone_angle: chex.Array = np.float32(np.pi / 4)  # half-angle of the damage cone (rad)
+    cone_depth: chex.Array = np.float32(3.0)  # detection radius for detection_range 1 (pobs)
+    cone_angle: chex.Array = np.float32(np.pi * 0.75)  # half-angle of the detection cone (pobs)
+    very_close: chex.Array = np.float32(1.0)  # always detected within this distance (pobs)
+    communication_range: chex.Array = np.float32(8.0)  # teammates share with probability 1 - d / this (pobs)
+    collision_range: chex.Array = np.float32(0.4)  # horizontal collision distance
+    collision_altitude: chex.Array = np.float32(0.5)  # vertical collision distance
+    min_tracking_steps: chex.Array = np.float32(3.0)
+    max_tracking_steps: chex.Array = np.float32(10.0)
+    reward_game_won: chex.Array = np.float32(10.0)
+    reward_defeat_one_opponent: chex.Array = np.float32(100.0)
+    reward_detection: chex.Array = np.float32(0.0)
+    reward_damage: chex.Array = np.float32(0.0)
+    reward_idle: chex.Array = np.float32(0.0)
+    reward_agent_disabled: chex.Array = np.float32(0.0)
+    reward_collision_agent: chex.Array = np.float32(0.0)
+    reward_collision_obstacle: chex.Array = np.float32(0.0)
+    reward_hit_waypoint: chex.Array = np.float32(0.0)
+    aux_rewards_factor: chex.Array = np.float32(1.0)  # scales every reward term but the win (curriculum)
+
+    @classmethod
+    def constant_defaults(cls) -> dict[str, np.float32]:
+        """{name: default} of the scalar constants, in field order (the per-agent leaves have no default)."""
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 @struct.dataclass

@@ -20,6 +20,7 @@ import pytest
 
 import gigastep_jax as gj
 from gigastep_jax import dynamics, observe
+from gigastep_jax.observe import vector
 from conftest import builder_env, f32, place
 
 N_SAMPLES = 20_000
@@ -251,7 +252,7 @@ def _nearest_by_sorting(seen, d2, k):
 def test_nearest_rows_order(n, k, bitonic, monkeypatch):
     """Both rankers (counting and the bitonic network) give the sorted order, with exact distance
     ties (distances on a coarse grid) broken by index."""
-    monkeypatch.setattr(observe, "BITONIC_ABOVE", 0 if bitonic else 10**6)
+    monkeypatch.setattr(vector, "BITONIC_ABOVE", 0 if bitonic else 10**6)
     rng = np.random.default_rng(n)
     d2 = rng.integers(0, 40, (3, n, n)).astype(np.float32) / 4  # many exact ties
     seen = rng.uniform(size=(3, n, n)) < 0.7

@@ -18,6 +18,7 @@ import pytest
 from algorithms.marl import checkpoint, networks, runner, opponent_pool
 from algorithms.marl.config import TrainConfig
 from algorithms.marl.learner import CATEGORIES, make_train, summarize
+from gigastep_jax.observe import ROW_FEATURES
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, rollout_steps=8, epochs=1,
@@ -77,12 +78,12 @@ def test_egocentric_features_by_hand():
     flying parallel, agent 3 dead astern pointing at it, agent 4 unseen."""
     h = 0.7
     fwd, left = np.array([np.cos(h), np.sin(h)]), np.array([-np.sin(h), np.cos(h)])
-    rows = np.zeros((5, networks.ROW), np.float32)
+    rows = np.zeros((5, ROW_FEATURES), np.float32)
     rows[0, [0, 2, 3, 5]] = [1.0, 0.3, 0.5, h]  # the ego row: absolute x, y, heading
     for i, (offset, dh) in enumerate([(0.1 * fwd, np.pi), (0.2 * left, 0.0), (-0.1 * fwd, 0.0)], start=1):
         rows[i, [0, 2, 3, 5]] = [1.0, offset[0], offset[1], dh]
     agents, rest = networks.egocentric(jnp.asarray(rows.reshape(-1)), 5)
-    extra = np.asarray(agents).reshape(5, networks.ROW + networks.EGO_EXTRA)[:, networks.ROW:]
+    extra = np.asarray(agents).reshape(5, ROW_FEATURES + networks.EGO_EXTRA)[:, ROW_FEATURES:]
     # forward, left, distance, cos / sin relative heading, my aim, its aim
     np.testing.assert_allclose(extra[1], [0.1, 0.0, 0.1, -1.0, 0.0, 1.0, 1.0], atol=1e-6)
     np.testing.assert_allclose(extra[2], [0.0, 0.2, 0.2, 1.0, 0.0, 0.0, 0.0], atol=1e-6)

@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import gigastep_jax as gj
+from gigastep_jax.observe import ROW_FEATURES, RowFeature
 
 ENCODERS = ("mlp", "attention", "cnn")
-ROW = 9  # features per observed agent in a vector observation
 
 
 # ----------------------------------------------------------------------------- static layout
@@ -97,24 +97,24 @@ def egocentric(obs: jax.Array, rows: int) -> tuple[jax.Array, jax.Array]:
     functions an MLP learns slowly. This featuriser is the learner's choice; the environment's
     observation is unchanged.
     """
-    agents = obs[..., : rows * ROW].reshape(obs.shape[:-1] + (rows, ROW))
-    h = agents[..., 0, 5][..., None]  # the ego's absolute heading
+    agents = obs[..., : rows * ROW_FEATURES].reshape(obs.shape[:-1] + (rows, ROW_FEATURES))
+    h = agents[..., 0, RowFeature.HEADING][..., None]  # the ego's absolute heading
     c, s = jnp.cos(h), jnp.sin(h)
-    dx, dy, dh = agents[..., 2], agents[..., 3], agents[..., 5]
+    dx, dy, dh = agents[..., RowFeature.DX], agents[..., RowFeature.DY], agents[..., RowFeature.HEADING]
     fwd, left = c * dx + s * dy, -s * dx + c * dy
     dist = jnp.sqrt(dx * dx + dy * dy)
-    seen = agents[..., 0]
+    seen = agents[..., RowFeature.SEEN]
     inv = seen / jnp.maximum(dist, 1e-6)
     c_t, s_t = jnp.cos(h + dh), jnp.sin(h + dh)  # the agent's own heading
     my_aim, its_aim = fwd * inv, -(c_t * dx + s_t * dy) * inv
     extra = jnp.stack([fwd, left, dist, jnp.cos(dh) * seen, jnp.sin(dh) * seen, my_aim, its_aim], axis=-1)  # [..., R, 7]
     # The ego row: its own heading and the centre's offset in its frame (it must not fly out).
-    cx, cy = 0.5 - agents[..., 0, 2], 0.5 - agents[..., 0, 3]
+    cx, cy = 0.5 - agents[..., 0, RowFeature.DX], 0.5 - agents[..., 0, RowFeature.DY]
     ego = jnp.stack([c[..., 0], s[..., 0], c[..., 0] * cx + s[..., 0] * cy, -s[..., 0] * cx + c[..., 0] * cy,
                      jnp.sqrt(cx * cx + cy * cy), jnp.zeros_like(cx), jnp.zeros_like(cx)], axis=-1)
     extra = extra.at[..., 0, :].set(ego)
-    return (jnp.concatenate([agents, extra], axis=-1).reshape(obs.shape[:-1] + (rows * (ROW + EGO_EXTRA),)),
-            obs[..., rows * ROW:])
+    return (jnp.concatenate([agents, extra], axis=-1).reshape(obs.shape[:-1] + (rows * (ROW_FEATURES + EGO_EXTRA),)),
+            obs[..., rows * ROW_FEATURES:])
 
 
 def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
@@ -145,15 +145,15 @@ class Encoder(nn.Module):
             x = x.reshape(lead + (-1,))
             x = jnp.concatenate([x, feats], axis=-1)
             return nn.relu(_dense(self.hidden)(x))
-        r, width = self.rows, ROW
-        agents, rest = obs[..., : r * ROW], obs[..., r * ROW:]
+        r, width = self.rows, ROW_FEATURES
+        agents, rest = obs[..., : r * ROW_FEATURES], obs[..., r * ROW_FEATURES:]
         if self.ego_frame:
             agents, rest = egocentric(obs, r)
-            width = ROW + EGO_EXTRA
+            width = ROW_FEATURES + EGO_EXTRA
         if self.kind == "attention":
             agents = agents.reshape(obs.shape[:-1] + (r, width))
             e = nn.relu(_dense(self.hidden)(agents))
-            seen = agents[..., 0] > 0.5
+            seen = agents[..., RowFeature.SEEN] > 0.5
             seen = seen.at[..., 0].set(True)  # the ego row is always there
             mask = seen[..., None, None, :]  # [..., heads, q, k] broadcast
             e = e + nn.MultiHeadDotProductAttention(num_heads=4, qkv_features=self.hidden)(e, e, mask=mask)

@@ -4,7 +4,7 @@ XLA's CPU code for uint8 images is slow: writing the frames of an RGB observatio
 21 kB per 5-vs-5 environment per step) cost it more than all of Gigastep's dynamics. The kernel in
 `rgb_frames.cc` composes those bytes with memcpy and a few hundred pixel writes per frame, split
 over XLA's intra-op thread pool. What is drawn (pixel positions, who sees whom, altitudes, health)
-is still computed in JAX (`observe.rgb_obs`), and the colours are the same float32 products as
+is still computed in JAX (`observe/rgb.py`), and the colours are the same float32 products as
 there, so the native and the pure-XLA paths give the same pixels, bit for bit.
 
 The shared library is compiled from source with the machine's C++ compiler the first time it is
