@@ -1,7 +1,7 @@
 """PPO's mathematics: GAE, the clipped surrogate, the value loss, and one update over a rollout.
 
-Small pure functions, each testable alone (shapes in the docstrings). The training loop that
-collects rollouts lives in `algorithms.train`; the preference game reuses `policy_loss` for SPO.
+Small pure functions, each testable alone (shapes in the docstrings). The battle learner
+(`algorithms.marl`) and SPO in the preference game (`policy_loss`) both build on them.
 
 Batching convention for a rollout: leading axes `[T, B, N]` (time, environment, agent in the
 environment's order; the team of agent n is `env.teams[n]`). Nothing is flattened over agents: the
@@ -116,13 +116,15 @@ class Batch(NamedTuple):
     value_mask: jax.Array | None = None
 
 
-def minibatches(key: jax.Array, batch: Batch, n_minibatches: int) -> Batch:
+def minibatches(key: jax.Array, batch, n_minibatches: int):
     """Shuffle the second axis (environments, or teams) and cut it into minibatches: leaves [M, T, B/M, ...].
 
-    Whole rows (every step, every agent of an environment or a team) go together: trajectories stay
-    intact for recurrent policies and a team stays together for its centralised critic.
+    batch: any pytree (a `Batch`, or a learner's own named batch) whose leaves have leading axes
+    [T, B] ([1, B] for per-row constants). Whole rows (every step, every agent of an environment
+    or a team) go together: trajectories stay intact for recurrent policies and a team stays
+    together for its centralised critic.
     """
-    b = batch.mask.shape[1]
+    b = jax.tree_util.tree_leaves(batch)[0].shape[1]
     perm = jax.random.permutation(key, b)
 
     def cut(x):
@@ -133,9 +135,9 @@ def minibatches(key: jax.Array, batch: Batch, n_minibatches: int) -> Batch:
     return jax.tree_util.tree_map(cut, batch)
 
 
-def ppo_update(key: jax.Array, params, opt_state, batch: Batch, loss_fn: Callable, tx: optax.GradientTransformation,
+def ppo_update(key: jax.Array, params, opt_state, batch, loss_fn: Callable, tx: optax.GradientTransformation,
                n_epochs: int, n_minibatches: int):
-    """`n_epochs` passes of minibatch gradient steps over one rollout.
+    """`n_epochs` passes of minibatch gradient steps over one rollout (batch: as in `minibatches`).
 
     `loss_fn(params, minibatch) -> (loss, metrics)`. Returns (params, opt_state, metrics averaged over
     every minibatch step).

@@ -92,7 +92,7 @@ def bench_sppo(model: dict, label: str, repeats: int, prompts: int = 32) -> dict
     from algorithms.preference.learners import LearnerConfig, make_learner
 
     config = lm.LMConfig(**model)
-    learner_config = LearnerConfig(algo="sppo", prompts=prompts, k_samples=8, epochs=8, minibatches=4, lr=3e-3, eta=2.0)
+    learner_config = LearnerConfig(algorithm="sppo", prompts=prompts, k_samples=8, epochs=8, minibatches=4, learning_rate=3e-3, eta=2.0)
     learner = make_learner(config, judges.class_cycle(16), learner_config)
     state = learner.init(lm.init_params(jax.random.PRNGKey(0), config))
     compile_s, run_s = _timed(lambda s, k: learner.update(s, k)[0].params, state, jax.random.PRNGKey(1),

@@ -6,12 +6,12 @@ For each configuration it compiles (timed apart, `jit(...).lower(...).compile()`
 
     train     `updates` whole updates (rollout, GAE, PPO epochs, pool bookkeeping): the Learner's
               chunk, the figure a run gets (env- and agent-steps/s)
-    rollout   `Learner.rollout` alone: `rollout_steps` steps of the batch with every forward pass
+    rollout   `rollout.rollout` alone: `rollout_steps` steps of the batch with every forward pass
               (the learner's actor and critic, the opponents' actor, the scripted opponents)
     env       a `lax.scan` of `rollout_steps` `BatchedEnv` steps at the same batch from the same
               states, random actions: the raw environment inside the rollout
-    update    `Learner.update` with its rollout replaced by a finished trajectory of that rollout:
-              the opponent draw, GAE, the PPO epochs, the pool record and snapshot
+    update    `Learner.learn` on a finished trajectory of that rollout: what an update does after
+              its rollout (GAE, the PPO epochs, the pool record and snapshot)
 
 and reports the shares of one update: env = env / train, forward = (rollout - env) / train,
 update = update / train, other = what is left (the scan over updates, scheduling; a negative value
@@ -30,7 +30,6 @@ One JSON object per configuration on stdout.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -44,7 +43,8 @@ from env_throughput import device_info  # noqa: E402  (the sibling benchmark's m
 
 from algorithms.marl import opponent_pool  # noqa: E402
 from algorithms.marl.config import TrainConfig  # noqa: E402
-from algorithms.marl.learner import Learner, Trajectory, make_train  # noqa: E402
+from algorithms.marl import rollout  # noqa: E402
+from algorithms.marl.learner import Learner, make_learner  # noqa: E402
 
 MAIN = "identical_5_vs_5_fobs_vec_void_disc"
 # (num_envs per seed, seeds); rollout_steps from --rollout-steps (32)
@@ -53,16 +53,13 @@ CONFIGS = [(64, 1), (256, 1), (1024, 1), (256, 2), (256, 4)]
 
 def _opponents(learner: Learner, key: jax.Array, pool: opponent_pool.PoolState) -> jax.Array:
     """int32[G] opponents of one update, drawn as `Learner.update` draws them."""
-    return learner.draw(key, pool)
+    return learner.match.draw(key, pool)
 
 
-def _learn(learner: Learner, state, traj: Trajectory, sums: dict):
-    """`Learner.update` without its rollout: the rollout returns the given trajectory and sums, so
-    what is timed is everything else of one update (opponent draw, GAE, PPO epochs, pool record and
-    snapshot), whatever `Learner.update` does, with no copy of its code here."""
-    fixed = copy.copy(learner)
-    fixed.rollout = lambda s, opponent: (s, traj, sums)
-    return fixed.update(state)
+def _learn(learner: Learner, state, traj: rollout.Transition, sums: dict):
+    """`Learner.learn`: what an update does after its rollout (GAE, PPO epochs, pool record and
+    snapshot)."""
+    return learner.learn(state, traj, sums, state.memory, jax.random.PRNGKey(0))
 
 
 def _env_scan(learner: Learner, key: jax.Array, env_state):
@@ -117,7 +114,7 @@ def _best(run, repeats: int) -> float:
 
 def measure(config: TrainConfig, seeds: int = 1, repeats: int = 3) -> dict:
     """Train, rollout, env and update timings of one configuration (see the module docstring)."""
-    learner = make_train(config)
+    learner = make_learner(config)
     b, t, u, n = config.num_envs, config.rollout_steps, config.updates_per_chunk, learner.env.n_agents
     keys = jax.random.split(jax.random.PRNGKey(config.seed), seeds)
     vm = (lambda f: jax.vmap(f)) if seeds > 1 else (lambda f: f)
@@ -127,7 +124,7 @@ def measure(config: TrainConfig, seeds: int = 1, repeats: int = 3) -> dict:
     opponent = jax.jit(vm(lambda k, pool: _opponents(learner, k, pool)))(k_opp, state.pool)
 
     # the parts alone
-    rollout, rollout_c = _compile(vm(learner.rollout), state, opponent)
+    rollout, rollout_c = _compile(vm(lambda s, o: rollout.rollout(learner, s, o)), state, opponent)
     roll_state, traj, sums = jax.block_until_ready(rollout(state, opponent))
     env_scan, env_c = _compile(vm(lambda k, s: _env_scan(learner, k, s)), k_env, state.env_state)
     learn, learn_c = _compile(vm(lambda s, tr, sm: _learn(learner, s, tr, sm)), roll_state, traj, sums)
@@ -137,7 +134,7 @@ def measure(config: TrainConfig, seeds: int = 1, repeats: int = 3) -> dict:
     del roll_state, traj, sums
 
     # training: u whole updates per call, the state carried from call to call
-    chunk, compile_s = _compile(vm(learner._chunk), state)
+    chunk, compile_s = _compile(vm(learner.updates), state)
     box = dict(state=state, trained=0.0)
 
     def train_run():

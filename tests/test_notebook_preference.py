@@ -24,15 +24,15 @@ def test_preference_notebook_runs(tmp_path):
     summary = json.loads(stdout_of(nb.cells[-1]))
     assert summary["iterations"] == 4 and summary["eval_samples"] == 512
     assert sorted(summary["final"]) == ["dpo", "inpo", "spo", "sppo"]
-    for algo, final in summary["final"].items():
-        assert 0.0 <= final["exploitability"] <= 0.25 + 1e-6, algo  # 0.25 is the most a policy can lose
-        assert 0.0 <= final["exploitability_average"] <= 0.25 + 1e-6, algo
+    for algorithm, final in summary["final"].items():
+        assert 0.0 <= final["exploitability"] <= 0.25 + 1e-6, algorithm  # 0.25 is the most a policy can lose
+        assert 0.0 <= final["exploitability_average"] <= 0.25 + 1e-6, algorithm
     assert summary["payoff_names"] == ["t0", "t1", "t2", "t3", "t4"]
     assert abs(sum(summary["nash_strategy"]) - 1.0) < 1e-6 and len(summary["elo"]) == 5
     for figure in summary["figures"]:
         path = Path(figure)
         assert path.parent == out_dir and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
-    for algo in summary["final"]:
-        assert len((out_dir / algo / "metrics.jsonl").read_text().splitlines()) == 4
+    for algorithm in summary["final"]:
+        assert len((out_dir / algorithm / "metrics.jsonl").read_text().splitlines()) == 4
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 3  # the exploitability curves, the heatmap, the win rate against earlier iterates

@@ -18,14 +18,14 @@ NOTEBOOK = REPO / "notebooks" / "02_selfplay_winrate.ipynb"
 PNG = b"\x89PNG\r\n\x1a\n"
 # 1 vs 1, 16 envs x 8 steps, 2 updates per checkpoint, 3 checkpoints: compilation is most of the time
 # (about 70 s of CPU in the kernel). Pure self-play (no pool or scripted opponents in training)
-# compiles a third faster; the pool has its own tests in test_train.py and test_selfplay.py.
+# compiles a third faster; the pool has its own tests in test_train.py and test_opponent_pool.py.
 TINY = """
 SCENARIO = "identical_1_vs_1_fobs_vec_void_disc"
 NUM_ENVS, ROLLOUT_STEPS, HIDDEN, CHECKPOINTS = 16, 8, 16, 3
 TOTAL_STEPS = NUM_ENVS * ROLLOUT_STEPS * 2 * CHECKPOINTS
 EVAL_GAMES, CROSSPLAY_GAMES = 8, 8
 EXTRA = dict(epochs=1, minibatches=2, opponent_groups=2, pool_size=2, snapshot_every=1, self_play_fraction=1.0,
-             fixed_fraction=0.0)
+             scripted_fraction=0.0)
 OUT = {out!r}
 """
 

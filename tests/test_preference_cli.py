@@ -11,14 +11,14 @@ from algorithms.cli import main
 
 def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     out = tmp_path / "pg"
-    args = ["prefgame", "--algo", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
+    args = ["prefgame", "--algorithm", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
             "--epochs", "2", "--minibatches", "2", "--d-model", "32", "--layers", "1", "--sft-steps", "0",
             "--eval-samples", "256", "--payoff-games", "16", "--payoff-iterates", "3", "--out", str(out)]
     assert main(args) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     for r in rows:
-        assert r["algo"] == "spo"
+        assert r["algorithm"] == "spo"
         assert 0.0 <= r["exploitability"] <= 0.5 * 0.8 + 1e-6  # noise 0.1 shrinks the game by 1 - 2·0.1
         assert 0.0 <= r["win_rate_vs_reference"] <= 1.0 and r["kl_to_reference"] > -0.05
         assert len(r["class_marginal"]) == 3
@@ -30,7 +30,7 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["final"]["iteration"] == 3 and summary["payoff"]["names"] == report["names"]
     config = json.loads((out / "config.json").read_text())
-    assert config["learner"]["algo"] == "spo" and config["lm"]["prefix_mod"] == 3
+    assert config["learner"]["algorithm"] == "spo" and config["lm"]["prefix_mod"] == 3
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
         (["--k", "1"], "--k must be >= 2, got 1"),
         (["--iterations", "0"], "--iterations must be >= 1"),
         (["--noise", "0.9"], r"--noise must be in \[0, 0.5\]"),
-        (["--algo", "inpo", "--eta", "0.05", "--tau", "0.1"], "inpo needs tau < eta"),
+        (["--algorithm", "inpo", "--eta", "0.05", "--tau", "0.1"], "inpo needs tau < eta"),
     ],
 )
 def test_prefgame_bad_input_exits_2(tmp_path, capsys, extra, message):

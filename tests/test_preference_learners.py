@@ -16,14 +16,14 @@ from algorithms.preference import LearnerConfig, LMConfig, PreferenceGame, judge
 
 SMALL = LMConfig(d_model=32, n_layers=1, d_mlp=64, n_heads=2, prefix_mod=3)
 FULL = LMConfig(prefix_mod=3)
-TRAIN = dict(prompts=32, k_samples=8, epochs=8, minibatches=4, lr=3e-3)
+TRAIN = dict(prompts=32, k_samples=8, epochs=8, minibatches=4, learning_rate=3e-3)
 CYCLE = judges.class_cycle(16)
 BT = judges.bradley_terry(16, length=8)
 
 
-def selfplay(algo, iterations, judge=CYCLE, config=SMALL, seed=0, out_dir=None, **hyper):
+def selfplay(algorithm, iterations, judge=CYCLE, config=SMALL, seed=0, out_dir=None, **hyper):
     reference = lm.init_params(jax.random.PRNGKey(100 + seed), config)  # the uniform-token policy
-    return run_selfplay(config, judge, LearnerConfig(algo=algo, **TRAIN, **hyper), iterations,
+    return run_selfplay(config, judge, LearnerConfig(algorithm=algorithm, **TRAIN, **hyper), iterations,
                         jax.random.PRNGKey(seed), reference=reference, eval_samples=4096, out_dir=out_dir)
 
 
@@ -93,10 +93,10 @@ def test_sppo_beats_the_reference_on_a_transitive_judge():
     assert rows[-1]["kl_to_reference"] > 0.1
 
 
-@pytest.mark.parametrize("algo", ["nash_md", pytest.param("ipo", marks=pytest.mark.slow),
+@pytest.mark.parametrize("algorithm", ["nash_md", pytest.param("ipo", marks=pytest.mark.slow),
                                   pytest.param("simpo", marks=pytest.mark.slow)])  # spo: tests/test_preference_cli.py
-def test_every_algorithm_runs_one_compiled_update(algo):
-    learner = make_learner(SMALL, CYCLE, LearnerConfig(algo=algo, prompts=4, k_samples=4, epochs=1, minibatches=1))
+def test_every_algorithm_runs_one_compiled_update(algorithm):
+    learner = make_learner(SMALL, CYCLE, LearnerConfig(algorithm=algorithm, prompts=4, k_samples=4, epochs=1, minibatches=1))
     state = learner.init(lm.init_params(jax.random.PRNGKey(0), SMALL))
     state, metrics = learner.update(state, jax.random.PRNGKey(1))
     state, metrics = learner.update(state, jax.random.PRNGKey(2))
@@ -111,10 +111,10 @@ def test_every_algorithm_runs_one_compiled_update(algo):
         (lambda: PreferenceGame(SMALL, judges.class_cycle(32)), "mismatched vocabularies"),
         (lambda: make_learner(SMALL, judges.bradley_terry(16, length=6), LearnerConfig()), "responses of length 6"),
         (lambda: LearnerConfig(k_samples=1), "k_samples must be >= 2"),
-        (lambda: LearnerConfig(algo="ppo"), "unknown algorithm 'ppo'; allowed: sppo, spo, inpo"),
-        (lambda: LearnerConfig(algo="inpo", eta=0.1, tau=0.1), "inpo needs tau < eta"),
+        (lambda: LearnerConfig(algorithm="ppo"), "unknown algorithm 'ppo'; allowed: sppo, spo, inpo"),
+        (lambda: LearnerConfig(algorithm="inpo", eta=0.1, tau=0.1), "inpo needs tau < eta"),
         (lambda: LearnerConfig(labels="hard"), "labels must be one of soft, sample, argmax"),
-        (lambda: LearnerConfig(algo="sppo", pairs_from="reference"), "learns from its own samples"),
+        (lambda: LearnerConfig(algorithm="sppo", pairs_from="reference"), "learns from its own samples"),
         (lambda: LearnerConfig(prompts=6, minibatches=5), "do not split into 5 minibatches"),
         (lambda: run.make_judge("pairrm"), "unknown judge 'pairrm'; allowed: bt, cycle, noisy"),
         (lambda: run_selfplay(SMALL, CYCLE, LearnerConfig(), 0, jax.random.PRNGKey(0)), "iterations must be"),
@@ -128,7 +128,7 @@ def test_bad_input(make, message):
 # ----------------------------------------------------------------------------- full size (slow)
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "algo, hyper, key, check",
+    "algorithm, hyper, key, check",
     [
         ("sppo", dict(eta=2.0), "exploitability_average", lambda v: v < 0.06),
         ("spo", {}, "exploitability_average", lambda v: v < 0.06),
@@ -139,10 +139,10 @@ def test_bad_input(make, message):
         ("simpo", dict(beta=2.0, gamma=1.0), "exploitability", lambda v: v > 0.06),
     ],
 )
-def test_full_size_model_on_the_class_cycle(algo, hyper, key, check):
-    result = selfplay(algo, 30, config=FULL, **hyper)
+def test_full_size_model_on_the_class_cycle(algorithm, hyper, key, check):
+    result = selfplay(algorithm, 30, config=FULL, **hyper)
     values = [m[key] for m in result.metrics]
-    print(algo, key, [round(v, 4) for v in values])
+    print(algorithm, key, [round(v, 4) for v in values])
     assert check(values[-1]), values
 
 

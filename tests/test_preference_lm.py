@@ -31,7 +31,7 @@ def trained():
         return jnp.zeros(batch, jnp.int32), y.at[:, -1].set(jax.random.randint(k_v, (batch,), 0, 5) * 3 + (3 - r) % 3)
 
     params = lm.init_params(jax.random.PRNGKey(0), SMALL)
-    params, losses_ = lm.sft(SMALL, params, jax.random.PRNGKey(1), data, steps=120, batch=64, lr=3e-3)
+    params, losses_ = lm.sft(SMALL, params, jax.random.PRNGKey(1), data, steps=120, batch=64, learning_rate=3e-3)
     return params, np.asarray(losses_), data
 
 

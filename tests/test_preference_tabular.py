@@ -8,7 +8,7 @@ import pytest
 from algorithms import ratings
 from algorithms.preference import (BIASED_RPS, dpo_optimum, exploitability, ipo_optimum, kl_regularised_nash,
                                    tabular_selfplay)
-from algorithms.preference.tabular import ALGORITHMS
+from algorithms.preference.tabular import TABULAR_ALGORITHMS
 
 # Every run below uses steps=2000 (one compilation per algorithm) except SPPO's T = 1e3 / 1e4.
 NASH = np.array([0.25, 0.5, 0.25])
@@ -80,7 +80,7 @@ def test_dpo_optimum_follows_its_data():
     np.testing.assert_allclose(run.last, ipo_optimum(BIASED_RPS, data=data, tau=0.5), atol=1e-3)
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", TABULAR_ALGORITHMS)
 def test_every_method_ranks_a_transitive_game(algorithm):
     run = tabular_selfplay(algorithm, TRANSITIVE, None, steps=2000)
     answer = np.asarray(run.average if algorithm == "sppo" else run.log_last)
@@ -89,7 +89,7 @@ def test_every_method_ranks_a_transitive_game(algorithm):
         np.testing.assert_allclose(run.last, [0.687, 0.207, 0.068, 0.026, 0.013], atol=2e-3)
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", TABULAR_ALGORITHMS)
 def test_symmetric_rps_stays_uniform(algorithm):
     rps = 0.5 + np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / 4
     run = tabular_selfplay(algorithm, rps, None, steps=2000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -17,44 +18,46 @@ import pytest
 
 from algorithms.marl import checkpoint, networks, runner, opponent_pool
 from algorithms.marl.config import TrainConfig
-from algorithms.marl.learner import CATEGORIES, make_train, summarize
+from algorithms.marl import credit, loss, rollout
+from algorithms.marl.learner import CATEGORIES, make_learner, summarize
 from gigastep_jax.observe import ROW_FEATURES
 
 REPO = Path(__file__).resolve().parents[1]
+ON_A = np.array([True, True, False, False])  # identical_2_vs_2: agents 0, 1 are team A
 TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, rollout_steps=8, epochs=1,
                    minibatches=2, hidden=16, opponent_groups=2, pool_size=2, snapshot_every=1,
-                   self_play_fraction=0.5, fixed_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2)
+                   self_play_fraction=0.5, scripted_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return make_train(TINY)
+    return make_learner(TINY)
 
 
 # ----------------------------------------------------------------------------- config
 @pytest.mark.parametrize("change, match", [
-    (dict(learning_rate=-1e-3), "learning_rate must be a number > 0"),
+    (dict(learning_rate=-1e-3), "learning_rate must be a finite number > 0"),
     (dict(minibatches=5), r"minibatches \(5\) must divide the 24 teams an update trains on .*allowed: \[1, 2, 3, 4, 6, 8, 12, 24\]"),
     (dict(num_envs=18, opponent_groups=4), r"num_envs \(18\) must be divisible by opponent_groups \(4\)"),
     (dict(scenario="identical_5_vs_5_fobs_vec_void_dsic"), "close matches|did you mean|identical_5_vs_5_fobs_vec_void_disc"),
     (dict(critic="qmix"), "unknown critic 'qmix'; allowed: mappo, ippo"),
     (dict(credit="shared"), "unknown credit 'shared'; allowed: team, agent"),
-    (dict(self_play_fraction=0.5, fixed_fraction=1.0), r"take 1 \+ 2 of the 2 opponent_groups"),
-    (dict(fixed_fraction=0.5, fixed_opponents=()), "needs fixed_opponents"),
-    (dict(fixed_fraction=1.5), r"fixed_fraction must be in \[0, 1\], got 1.5"),
+    (dict(self_play_fraction=0.5, scripted_fraction=1.0), r"take 1 \+ 2 of the 2 opponent_groups"),
+    (dict(scripted_fraction=0.5, scripted_opponents=()), "needs scripted_opponents"),
+    (dict(scripted_fraction=1.5), r"scripted_fraction must be a finite number in \[0, 1\], got 1.5"),
     (dict(opponent_sampling="best"), "unknown opponent_sampling 'best'"),
-    (dict(fixed_opponents=("random", "sniper")), "unknown fixed opponent 'sniper'"),
-    (dict(gamma=1.5), r"gamma must be in \[0, 1\]"),
+    (dict(scripted_opponents=("random", "sniper")), "unknown scripted opponent 'sniper'"),
+    (dict(gamma=1.5), r"gamma must be a finite number in \[0, 1\]"),
     (dict(encoder="cnn"), "vector observations"),
     (dict(num_envs=12, opponent_groups=4, minibatches=3), "even number of environments"),
 ])
 def test_bad_config_is_rejected_before_compiling(change, match):
     with pytest.raises(ValueError, match=match):
-        make_train(TINY.replace(**change))
+        make_learner(TINY.replace(**change))
 
 
 def test_config_round_trips_through_json():
-    c = TINY.replace(fixed_opponents=("chaser",), overrides=(("max_steps", 100),))
+    c = TINY.replace(scripted_opponents=("chaser",), overrides=(("max_steps", 100),))
     assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         TrainConfig.from_dict(dict(c.to_dict(), learning_rat=1.0))
@@ -98,20 +101,20 @@ def test_egocentric_features_by_hand():
 def test_rollout_keeps_agent_order_and_trains_the_learners_side(tiny):
     state = tiny.init(jax.random.PRNGKey(0))
     state = state.replace(pool=state.pool)
-    opponent = jnp.array([-1, 2], jnp.int32)  # group 0 plays itself, group 1 the first fixed opponent
-    state2, traj, sums = jax.jit(tiny.rollout)(state, opponent)
+    opponent = jnp.array([-1, 2], jnp.int32)  # group 0 plays itself, group 1 the first scripted opponent
+    state2, traj, sums = jax.jit(functools.partial(rollout.rollout, tiny))(state, opponent)
     t, b, n = TINY.rollout_steps, TINY.num_envs, tiny.env.n_agents
     assert traj.obs.shape == (t, b, n) + tuple(tiny.env.obs_shape)
     assert traj.mask.shape == traj.reward.shape == traj.value.shape == (t, b, n)
     # the first observation of the rollout is the state's, agent by agent
     np.testing.assert_array_equal(traj.obs[0], state.obs)
     # values were computed per agent in place: recomputing on one environment gives the same rows
-    v = tiny.values(state.params["critic"], state.obs[3])
+    v = tiny.ac.values(state.params["critic"], state.obs[3])
     np.testing.assert_allclose(traj.value[0, 3], v, rtol=1e-5, atol=1e-6)
     teams = np.asarray(tiny.env.teams)
     side = np.arange(b) % 2
     mask = np.asarray(traj.mask[0])
-    for env_i in range(b // 2, b):  # against a fixed opponent only the learner's side trains
+    for env_i in range(b // 2, b):  # against a scripted opponent only the learner's side trains
         assert not mask[env_i][teams != side[env_i]].any()
         assert mask[env_i][teams == side[env_i]].all()
     assert mask[: b // 2].all()  # against itself every (alive) agent trains
@@ -126,15 +129,14 @@ def test_team_credit_by_hand(tiny):
     info = dict(terminated=jnp.array([False, False]), truncated=jnp.array([False, True]))
     alive_pre = jnp.ones((2, 4), bool)
     alive_end = jnp.array([[True, False, True, True], [True, True, True, True]])
-    r, d, trunc, value_mask = tiny.credit(reward, done, info, alive_pre, alive_end)
+    r, d, trunc, value_mask = credit.assign(TINY.credit, reward, done, info, alive_pre, alive_end, ON_A)
     np.testing.assert_allclose(r, [[2.0, 2.0, -1.0, -1.0], [0.5, 0.5, 3.0, 3.0]])  # team means
     # agent 1's trajectory goes on after its death (its team's return); all end with the episode
     np.testing.assert_array_equal(d, [[False] * 4, [True] * 4])
     np.testing.assert_array_equal(trunc, [[False] * 4, [True] * 4])
     assert bool(value_mask.all())
 
-    agent = make_train(TINY.replace(credit="agent"))
-    r, d, trunc, value_mask = agent.credit(reward, done, info, alive_pre, alive_end)
+    r, d, trunc, value_mask = credit.assign("agent", reward, done, info, alive_pre, alive_end, ON_A)
     np.testing.assert_array_equal(r, reward)
     np.testing.assert_array_equal(d, done)
     np.testing.assert_array_equal(trunc, [[False] * 4, [True] * 4])
@@ -145,10 +147,10 @@ def test_team_credit_in_a_rollout_trains_the_critic_on_dead_agents(tiny):
     """In a rollout with deaths: teammates share one reward and one episode end; the policy trains
     only where the agent was alive, the critic on every learner-side agent of a running episode."""
     state = tiny.init(jax.random.PRNGKey(3))
-    rollout = jax.jit(tiny.rollout)
+    roll = jax.jit(functools.partial(rollout.rollout, tiny))
     trajs = []
     for _ in range(8):  # 64 steps: long enough for deaths in running episodes
-        state, traj, _ = rollout(state, jnp.array([-1, 2], jnp.int32))
+        state, traj, _ = roll(state, jnp.array([-1, 2], jnp.int32))
         trajs.append(traj)
     traj = jax.tree_util.tree_map(lambda *x: np.concatenate(x), *trajs)
     teams = np.asarray(tiny.env.teams)
@@ -169,10 +171,10 @@ def test_trained_teams_keep_agent_order_and_leave_out_the_opponents(tiny):
     of each environment against a drawn opponent, slot by slot in the layout's agent order."""
     t, b, n = 3, TINY.num_envs, tiny.env.n_agents
     x = jnp.arange(t * b * n, dtype=jnp.float32).reshape(t, b, n)  # entry = its own (t, env, agent)
-    rows = np.asarray(tiny.to_teams(x))
-    index = np.asarray(tiny.layout.index)
+    rows = np.asarray(tiny.teams.gather(x))
+    index = np.asarray(tiny.ac.layout.index)
     b_self = b // 2
-    assert rows.shape == (t, 2 * b_self + (b - b_self), tiny.layout.max_team)
+    assert rows.shape == (t, 2 * b_self + (b - b_self), tiny.ac.layout.max_team)
     expected = []
     for e in range(b):
         for team in ((0, 1) if e < b_self else (e % 2,)):  # the learner's side alternates by environment
@@ -186,18 +188,19 @@ def test_the_loss_on_trained_teams_equals_the_loss_on_whole_environments(tiny):
     from algorithms import ppo
 
     state = tiny.init(jax.random.PRNGKey(4))
-    state, traj, _ = jax.jit(tiny.rollout)(state, jnp.array([-1, 2], jnp.int32))
+    state, traj, _ = jax.jit(functools.partial(rollout.rollout, tiny))(state, jnp.array([-1, 2], jnp.int32))
     params = state.params
-    last_value = tiny.values(params["critic"], state.obs)
-    batch = tiny.make_batch(traj, tiny.initial_memory((TINY.num_envs,)), last_value)
-    total, metrics = jax.jit(tiny.loss)(params, batch)
+    last_value = tiny.ac.values(params["critic"], state.obs)
+    batch = loss.make_batch(tiny.teams, traj, tiny.ac.initial_memory((TINY.num_envs,)), last_value,
+                            TINY.gamma, TINY.gae_lambda)
+    total, metrics = jax.jit(functools.partial(loss.ppo_loss, tiny.ac, TINY))(params, batch)
 
     adv, ret = ppo.gae(traj.reward, traj.value, traj.done, traj.bootstrap, last_value, TINY.gamma, TINY.gae_lambda)
     adv = ppo.normalize_advantages(adv, traj.mask)
-    out = tiny.actor.apply(params["actor"], traj.obs, tiny.feats)
+    out = tiny.ac.actor.apply(params["actor"], traj.obs, tiny.ac.feats)
     log_prob = networks.log_prob(out, traj.action, tiny.env.discrete)
     pi, _ = ppo.policy_loss(log_prob, traj.log_prob, adv, TINY.clip_eps, traj.mask)
-    v = ppo.value_loss(tiny.values(params["critic"], traj.obs), traj.value, ret, TINY.value_clip_eps, traj.value_mask)
+    v = ppo.value_loss(tiny.ac.values(params["critic"], traj.obs), traj.value, ret, TINY.value_clip_eps, traj.value_mask)
     w = traj.mask.astype(jnp.float32)
     entropy = (networks.distribution(out, True).entropy() * w).sum() / w.sum()
     np.testing.assert_allclose(metrics["policy_loss"], pi, rtol=1e-5, atol=1e-6)
@@ -206,13 +209,13 @@ def test_the_loss_on_trained_teams_equals_the_loss_on_whole_environments(tiny):
     np.testing.assert_allclose(total, pi + TINY.value_coef * v - TINY.entropy_coef * entropy, rtol=1e-5, atol=1e-6)
 
 
-def test_fixed_groups_meet_only_fixed_opponents():
-    cfg = TINY.replace(opponent_groups=4, self_play_fraction=0.25, fixed_fraction=0.5, minibatches=4)
-    learner = make_train(cfg)
+def test_scripted_groups_meet_only_scripted_opponents():
+    cfg = TINY.replace(opponent_groups=4, self_play_fraction=0.25, scripted_fraction=0.5, minibatches=4)
+    learner = make_learner(cfg)
     pool = learner.init(jax.random.PRNGKey(0)).pool
-    actor = learner.init_params(jax.random.PRNGKey(1))["actor"]
+    actor = learner.ac.init(jax.random.PRNGKey(1))["actor"]
     pool = opponent_pool.add(opponent_pool.add(pool, actor, jnp.int32(1)), actor, jnp.int32(2))  # a full pool of 2
-    draws = np.stack([np.asarray(learner.draw(k, pool)) for k in jax.random.split(jax.random.PRNGKey(2), 64)])
+    draws = np.stack([np.asarray(learner.match.draw(k, pool)) for k in jax.random.split(jax.random.PRNGKey(2), 64)])
     assert (draws[:, 0] == opponent_pool.SELF).all()
     assert (draws[:, 2:] >= cfg.pool_size).all()  # the last two groups: random or chaser only
     assert (draws[:, 1] < cfg.pool_size).any()  # the pool group also meets snapshots
@@ -233,7 +236,7 @@ def test_chunk_runs_without_recompiling(tiny):
 
 def test_vmap_over_seeds_gives_independent_replicates(tiny):
     cfg = TINY.replace(checkpoints=1, total_steps=TINY.steps_per_update)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     states = jax.jit(jax.vmap(learner.run))(learner.init_many(jax.random.split(jax.random.PRNGKey(0), 2)))
     w = jax.tree_util.tree_leaves(states.params["actor"])[0]
     assert w.shape[0] == 2 and not np.allclose(w[0], w[1])
@@ -246,12 +249,12 @@ def test_self_play_learns_to_beat_random():
     2026-12-03 defaults: 0.50 -> 0.98 after these 60 updates)."""
     cfg = TrainConfig(num_envs=64, rollout_steps=32, epochs=4, minibatches=2, opponent_groups=8, pool_size=4,
                       snapshot_every=10, total_steps=64 * 32 * 60, checkpoints=1)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     state = learner.init(jax.random.PRNGKey(0))
     ev = runner.Evaluator(learner, games=200)
-    before = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
+    before = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
     state, _ = learner.chunk(state)
-    after = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
+    after = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
     print("vs random before, after:", before, after)
     assert after >= 0.75 and after >= before + 0.2, (before, after)
 
@@ -260,12 +263,12 @@ def test_the_default_learner_starts_beating_chaser():
     """The default run's first checkpoint (401 k steps of the default config). Measured here over
     200 battles: random 0.51 -> 0.95, chaser 0.06 -> 0.20 (`make demo`'s final policy: 0.67)."""
     cfg = TrainConfig(total_steps=400_000, checkpoints=1)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     state = learner.init(jax.random.PRNGKey(0))
     ev = runner.Evaluator(learner, games=200)
-    before = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(6))
+    before = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(6))
     state, _ = learner.chunk(state)
-    after = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(6))
+    after = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(6))
     print({k: (before[k]["win_rate"], after[k]["win_rate"]) for k in after})
     assert after["random"]["win_rate"] >= 0.9, after
     assert after["chaser"]["win_rate"] >= 0.12 and after["chaser"]["win_rate"] >= before["chaser"]["win_rate"] + 0.08
@@ -277,13 +280,13 @@ def test_the_loss_recomputes_the_rollouts_log_probs(recurrent):
     GRU this checks that the memory replayed over the rollout (resets at episode starts) is the one the
     rollout carried."""
     cfg = TINY.replace(scenario="identical_2_vs_2_pobs_vec_void_disc", recurrent=recurrent, rollout_steps=24)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     state = learner.init(jax.random.PRNGKey(2))
     memory0 = state.memory
     opponent = jnp.array([-1, 3], jnp.int32)
-    _, traj, _ = jax.jit(learner.rollout)(state, opponent)
+    _, traj, _ = jax.jit(functools.partial(rollout.rollout, learner))(state, opponent)
     assert bool(traj.start.any()) or not recurrent  # some episode restarted inside the rollout
-    out = jax.jit(learner.policy_sequence)(state.params["actor"], memory0, traj.obs, traj.start)
+    out = jax.jit(learner.ac.sequence)(state.params["actor"], memory0, traj.obs, traj.start)
     log_prob = networks.log_prob(out, traj.action, learner.env.discrete)
     m = np.asarray(traj.mask)
     np.testing.assert_allclose(np.asarray(log_prob)[m], np.asarray(traj.log_prob)[m], atol=1e-4)
@@ -293,10 +296,10 @@ def test_the_loss_recomputes_the_rollouts_log_probs(recurrent):
 SHARDED = """
 import jax, numpy as np
 from algorithms.marl.config import TrainConfig
-from algorithms.marl.learner import make_train, shard
+from algorithms.marl.learner import make_learner, shard
 assert len(jax.devices()) == 4, jax.devices()
 cfg = TrainConfig.from_dict({cfg})
-learner = make_train(cfg)
+learner = make_learner(cfg)
 one, _ = learner.chunk(learner.init(jax.random.PRNGKey(0)))
 four = shard(learner.init(jax.random.PRNGKey(0)))
 assert len(four.obs.sharding.device_set) == 4
@@ -351,7 +354,7 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     assert cfg.opponent_groups == 2 and cfg.checkpoints == 4
     clean = tmp_path / "clean"
     runner.train(cfg, clean, eval_games=0, final_games=0, crossplay_games=0, progress=False)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     like = learner.init(jax.random.PRNGKey(0))
     a, _ = checkpoint.restore(clean / "checkpoints", 4, like)
     b, _ = checkpoint.restore(killed / "checkpoints", 4, like)
@@ -361,7 +364,7 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
     assert [r["chunk"] for r in rows] == [1, 2, 3, 4]  # no chunk twice, none missing
 
-    # the run folder is a population for `gigastep-jax eval`: its checkpoints and the yardsticks
+    # the run folder is a population for `gigastep-jax eval`: its checkpoints and the scripted policies
     ev = subprocess.run([sys.executable, "-m", "algorithms.cli", "eval", str(killed), "--games", "4", "--max-steps", "30",
                          "--out", str(tmp_path / "eval")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert ev.returncode == 0, ev.stderr[-3000:]
@@ -371,11 +374,11 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
 
 def test_recurrent_policies_play_battles_with_their_memory():
     cfg = TINY.replace(scenario="identical_2_vs_2_pobs_vec_void_disc", recurrent=True)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     ev = runner.Evaluator(learner, games=6, max_steps=40)
     assert ev.game.initial_memory is not None
-    params = learner.init_params(jax.random.PRNGKey(0))["actor"]
-    result = ev.vs_yardsticks(params, jax.random.PRNGKey(1))
+    params = learner.ac.init(jax.random.PRNGKey(0))["actor"]
+    result = ev.vs_scripted(params, jax.random.PRNGKey(1))
     for r in result.values():
         assert r["games"] == 6 and r["wins"] + r["draws"] + r["losses"] == 6
 
@@ -388,7 +391,7 @@ def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path):
     for f in (tmp_path / "run" / "checkpoints" / "1" / "state").rglob("*"):
         if f.is_file():
             f.write_bytes(b"garbage")
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     with pytest.raises(checkpoint.CheckpointError, match="corrupt"):
         checkpoint.restore(tmp_path / "run" / "checkpoints", 1, learner.init(jax.random.PRNGKey(0)))
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint 7"):
@@ -402,11 +405,11 @@ def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path):
 def test_continuous_and_partial_observability_learn(scenario):
     """The default learner on continuous actions (Beta policy) and on pobs: clearly better than random."""
     cfg = TrainConfig(scenario=scenario, total_steps=1_000_000, checkpoints=1)
-    learner = make_train(cfg)
+    learner = make_learner(cfg)
     state = learner.init(jax.random.PRNGKey(0))
     ev = runner.Evaluator(learner, games=500)
-    before = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
+    before = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(5))["random"]["win_rate"]
     state, _ = learner.chunk(state)
-    after = ev.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(5))
+    after = ev.vs_scripted(state.params["actor"], jax.random.PRNGKey(5))
     print(scenario, before, after)
     assert after["random"]["win_rate"] >= 0.8 and after["random"]["win_rate"] >= before + 0.2, (before, after)

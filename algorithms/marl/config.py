@@ -6,10 +6,11 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from algorithms.marl import networks, opponent_pool
+from algorithms import validate
+from algorithms.marl import networks
+from algorithms.marl.credit import CREDITS
 
 CRITICS = ("mappo", "ippo")
-CREDITS = ("team", "agent")
 
 
 @dataclass(frozen=True)
@@ -19,51 +20,49 @@ class TrainConfig:
     Sizes: each update collects `rollout_steps` x `num_envs` environment steps; the environments are
     split into `opponent_groups` groups, each playing one opponent for the update: the first
     round(self_play_fraction x groups) play the current policy (both sides are trained), the last
-    round(fixed_fraction x groups) one of the fixed scripted opponents, the others an opponent drawn
-    from the whole pool (snapshots and fixed opponents); drawn by `opponent_sampling`, kept for
-    `opponent_period` updates and met in fresh episodes. The
+    round(scripted_fraction x groups) one of the scripted opponents, the others an opponent drawn
+    from the whole pool (snapshots and scripted opponents); drawn by `opponent_sampling`, kept for
+    `opponent_period` updates and met in fresh episodes (`algorithms.marl.matchmaking`). The
     learner's side alternates between environments, so it plays both sides of asymmetric scenarios.
+    Why each default is what it is: docs/DESIGN.md#learner-defaults-and-their-evidence.
     """
 
-    scenario: str = "identical_5_vs_5_fobs_vec_void_disc"
+    scenario: str = "identical_5_vs_5_fobs_vec_void_disc"  # a name from gigastep_jax.list_scenarios()
     total_steps: int = 4_000_000  # environment steps (rounded up to whole checkpoints' worth of updates)
-    num_envs: int = 256
-    rollout_steps: int = 32
-    epochs: int = 2  # 4 learnt no more per step and cost 1.7x the time per update
-    minibatches: int = 4
-    learning_rate: float = 3e-3  # with entropy 0.001: chaser 0.36 against 0.15 (1e-3, 0.01); RESULTS.md, 2026-12-02
-    anneal_lr: bool = True  # linearly to 0 (RESULTS.md, 2026-12-03: chaser 0.70 after 4 M steps)
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    value_clip_eps: float | None = 0.2
-    entropy_coef: float = 0.001
-    value_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    num_envs: int = 256  # environments stepped together (B)
+    rollout_steps: int = 32  # steps per environment per update (T)
+    epochs: int = 2  # PPO passes over each rollout; docs/DESIGN.md#two-epochs
+    minibatches: int = 4  # minibatches of whole teams per epoch (divide the trained teams)
+    learning_rate: float = 3e-3  # Adam's; docs/DESIGN.md#learning-rate-and-entropy
+    anneal_lr: bool = True  # linearly to 0; docs/DESIGN.md#annealed-learning-rate
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE's lambda
+    clip_eps: float = 0.2  # PPO's ratio clip
+    value_clip_eps: float | None = 0.2  # PPO's value clip (none: unclipped)
+    entropy_coef: float = 0.001  # weight of the entropy bonus; docs/DESIGN.md#learning-rate-and-entropy
+    value_coef: float = 0.5  # weight of the value loss
+    max_grad_norm: float = 0.5  # global-norm gradient clip
     critic: str = "mappo"  # "mappo": centralised team critic; "ippo": per-agent critic
-    # "team": every agent learns from its team's mean reward until the episode ends, dead or alive;
-    # "agent": from its own reward until it dies (Gigastep's per-agent reward, in which dying ends an
-    # agent's share of its team's losses). See `Learner.credit`.
-    credit: str = "team"
+    credit: str = "team"  # "team" | "agent": what each agent learns from (algorithms.marl.credit)
     encoder: str = "mlp"  # "mlp" | "attention" (vector obs) | "cnn" (RGB obs)
-    hidden: int = 64
+    hidden: int = 64  # width of the networks
     recurrent: bool = False  # a GRU actor (partial observability); trained on whole rollouts of each env
     ego_frame: bool = True  # add ego-frame features to vector observations (networks.egocentric)
     # self-play
-    pool_size: int = 8
+    pool_size: int = 8  # snapshots of the learner kept as opponents (0: scripted opponents only)
     snapshot_every: int = 10  # updates between snapshots joining the pool
-    opponent_sampling: str = "pfsp"
-    # Of 8 groups: 1 against the current policy, 1 drawn from the whole pool, 6 from the fixed
-    # opponents alone; with no fixed-only groups the learner met chaser too rarely to beat it (RESULTS.md).
-    self_play_fraction: float = 0.125
-    fixed_fraction: float = 0.75
-    opponent_groups: int = 8
+    opponent_sampling: str = "pfsp"  # uniform, latest or pfsp (the opponents the learner loses to)
+    # Of 8 groups: 1 against the current policy, 1 drawn from the whole pool, 6 from the scripted
+    # opponents alone (docs/DESIGN.md#opponent-groups).
+    self_play_fraction: float = 0.125  # share of the groups against the current policy
+    scripted_fraction: float = 0.75  # share of the groups against the scripted opponents alone
+    opponent_groups: int = 8  # environment groups, one opponent each per update
     opponent_period: int = 8  # updates between draws; a group's episodes restart with its new opponent
-    fixed_opponents: tuple[str, ...] = ("random", "chaser", "circler")
-    stats_decay: float = 0.95
+    scripted_opponents: tuple[str, ...] = ("random", "chaser", "circler")  # names of gj.policies.SCRIPTED
+    stats_decay: float = 0.95  # per-update decay of the pool's win statistics (PFSP)
     # bookkeeping
     checkpoints: int = 10  # checkpoints over the run (the run is cut into this many compiled chunks)
-    seed: int = 0
+    seed: int = 0  # of the initial parameters, environments and draws
     overrides: tuple[tuple[str, float], ...] = field(default=())  # gj.make overrides, e.g. (("max_steps", 200),)
 
     def replace(self, **changes) -> "TrainConfig":
@@ -88,8 +87,8 @@ class TrainConfig:
         return self.num_envs + self.self_play_envs
 
     @property
-    def fixed_groups(self) -> int:
-        return int(round(self.fixed_fraction * self.opponent_groups))
+    def scripted_groups(self) -> int:
+        return int(round(self.scripted_fraction * self.opponent_groups))
 
     @property
     def updates_per_chunk(self) -> int:
@@ -110,71 +109,45 @@ class TrainConfig:
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - known - set(RENAMED))
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; allowed: {sorted(known)}")
-        d = dict(d)
-        if "fixed_opponents" in d:
-            d["fixed_opponents"] = tuple(d["fixed_opponents"])
+        d = {RENAMED.get(k, k): v for k, v in d.items()}
+        if "scripted_opponents" in d:
+            d["scripted_opponents"] = tuple(d["scripted_opponents"])
         if "overrides" in d:
             d["overrides"] = tuple(tuple(o) for o in d["overrides"])
         return TrainConfig(**d)
 
 
-def _positive(name: str, value, *, integer: bool = False, allow_zero: bool = False) -> None:
-    ok_type = isinstance(value, int) and not isinstance(value, bool) if integer else isinstance(value, (int, float))
-    if not ok_type or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        kind = "an int" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+# Fields renamed since runs were first written: old checkpoints' configs still load.
+RENAMED = {"fixed_opponents": "scripted_opponents", "fixed_fraction": "scripted_fraction"}
 
 
 def check(config: TrainConfig):
-    """Reject a bad configuration with a ValueError naming the field; returns the environment."""
+    """Reject a bad configuration with a ValueError naming the field; returns the environment.
+    (Who plays whom is checked by `matchmaking.make_matchmaking`.)"""
     for name in ("total_steps", "num_envs", "rollout_steps", "epochs", "minibatches", "hidden",
                  "opponent_groups", "opponent_period", "checkpoints", "snapshot_every"):
-        _positive(name, getattr(config, name), integer=True)
-    _positive("pool_size", config.pool_size, integer=True, allow_zero=True)
+        validate.integer(name, getattr(config, name), 1)
+    validate.integer("pool_size", config.pool_size, 0)
     for name in ("learning_rate", "max_grad_norm", "clip_eps"):
-        _positive(name, getattr(config, name))
+        validate.positive(name, getattr(config, name))
     for name in ("entropy_coef", "value_coef"):
-        _positive(name, getattr(config, name), allow_zero=True)
-    for name in ("gamma", "gae_lambda", "self_play_fraction", "fixed_fraction", "stats_decay"):
-        v = getattr(config, name)
-        if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+        validate.positive(name, getattr(config, name), allow_zero=True)
+    for name in ("gamma", "gae_lambda", "self_play_fraction", "scripted_fraction", "stats_decay"):
+        validate.fraction(name, getattr(config, name))
     if config.value_clip_eps is not None:
-        _positive("value_clip_eps", config.value_clip_eps)
-    b = config.num_envs
-    if b % config.opponent_groups:
-        raise ValueError(f"num_envs ({b}) must be divisible by opponent_groups ({config.opponent_groups})")
-    b_self, teams = config.self_play_envs, config.trained_teams
+        validate.positive("value_clip_eps", config.value_clip_eps)
+    b, b_self, teams = config.num_envs, config.self_play_envs, config.trained_teams
     if teams % config.minibatches:
         ok = [m for m in range(1, min(teams, 64) + 1) if teams % m == 0]
         raise ValueError(f"minibatches ({config.minibatches}) must divide the {teams} teams an update trains on "
                          f"(both teams of the {b_self} self-play environments, the learner's of the other "
                          f"{b - b_self}); allowed: {ok}")
-    if (b // config.opponent_groups) % 2:
-        raise ValueError(f"each opponent group needs an even number of environments (the learner plays both "
-                         f"sides): num_envs / opponent_groups = {b // config.opponent_groups}")
-    if config.critic not in CRITICS:
-        raise ValueError(f"unknown critic {config.critic!r}; allowed: {', '.join(CRITICS)}")
-    if config.credit not in CREDITS:
-        raise ValueError(f"unknown credit {config.credit!r}; allowed: {', '.join(CREDITS)}")
-    if config.encoder not in networks.ENCODERS:
-        raise ValueError(f"unknown encoder {config.encoder!r}; allowed: {', '.join(networks.ENCODERS)}")
-    if config.opponent_sampling not in opponent_pool.SAMPLING:
-        raise ValueError(f"unknown opponent_sampling {config.opponent_sampling!r}; allowed: {', '.join(opponent_pool.SAMPLING)}")
-    for f in config.fixed_opponents:
-        if f not in opponent_pool.FIXED:
-            raise ValueError(f"unknown fixed opponent {f!r}; allowed: {', '.join(opponent_pool.FIXED)}")
-    if config.self_play_groups + config.fixed_groups > config.opponent_groups:
-        raise ValueError(f"self_play_fraction ({config.self_play_fraction}) and fixed_fraction ({config.fixed_fraction}) "
-                         f"take {config.self_play_groups} + {config.fixed_groups} of the {config.opponent_groups} "
-                         f"opponent_groups; they must add up to at most 1")
-    if config.fixed_groups and not config.fixed_opponents:
-        raise ValueError(f"fixed_fraction ({config.fixed_fraction}) needs fixed_opponents, got none")
-    if len(set(config.fixed_opponents)) != len(config.fixed_opponents):
-        raise ValueError(f"fixed_opponents has duplicates: {config.fixed_opponents}")
+    validate.choice("critic", config.critic, CRITICS)
+    validate.choice("credit", config.credit, CREDITS)
+    validate.choice("encoder", config.encoder, networks.ENCODERS)
     env = config.make_env()  # unknown scenario: ValueError with close matches
     image = len(env.obs_shape) == 3
     if image and config.encoder != "cnn":

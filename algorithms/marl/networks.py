@@ -20,64 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import gigastep_jax as gj
+from algorithms.marl.layout import AgentLayout
 from gigastep_jax.observe import ROW_FEATURES, RowFeature
 
 ENCODERS = ("mlp", "attention", "cnn")
-
-
-# ----------------------------------------------------------------------------- static layout
-@dataclass(frozen=True)
-class AgentLayout:
-    """Where each agent sits in its team (static, from the scenario).
-
-    teams: int32[N]; slot: int32[N], index within its team; index: int32[2, S] agent of (team, slot),
-    N where the team has fewer than S = max team size agents (a padding row).
-    """
-
-    teams: tuple[int, ...]
-    slot: tuple[int, ...]
-    index: tuple[tuple[int, ...], tuple[int, ...]]
-
-    @property
-    def n_agents(self) -> int:
-        return len(self.teams)
-
-    @property
-    def max_team(self) -> int:
-        return len(self.index[0])
-
-    @staticmethod
-    def of(env: gj.Env) -> "AgentLayout":
-        teams = np.asarray(env.teams)
-        members = [np.flatnonzero(teams == t) for t in (0, 1)]
-        size = max(len(m) for m in members)
-        slot = np.zeros_like(teams)
-        index = np.full((2, size), len(teams), np.int32)
-        for t, m in enumerate(members):
-            slot[m] = np.arange(len(m))
-            index[t, : len(m)] = m
-        return AgentLayout(tuple(int(t) for t in teams), tuple(int(s) for s in slot),
-                           (tuple(int(i) for i in index[0]), tuple(int(i) for i in index[1])))
-
-    def features(self) -> jax.Array:
-        """float32[N, 2 + S]: team one-hot then slot one-hot."""
-        team = jax.nn.one_hot(jnp.asarray(self.teams), 2)
-        slot = jax.nn.one_hot(jnp.asarray(self.slot), self.max_team)
-        return jnp.concatenate([team, slot], axis=-1)
-
-    def gather_teams(self, x: jax.Array, axis: int = -2) -> jax.Array:
-        """x with its agent axis N at `axis` ([..., N, D] by default) -> that axis replaced by [2, S],
-        zeros in padding slots."""
-        axis = axis % x.ndim
-        padded = jnp.concatenate([x, jnp.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], x.dtype)], axis=axis)
-        out = jnp.take(padded, jnp.asarray(self.index).reshape(-1), axis=axis)
-        return out.reshape(x.shape[:axis] + (2, self.max_team) + x.shape[axis + 1:])
-
-    def scatter_agents(self, v: jax.Array) -> jax.Array:
-        """[..., 2, S] -> [..., N]: each agent's entry at (its team, its slot)."""
-        flat = v.reshape(v.shape[:-2] + (2 * self.max_team,))
-        return jnp.take(flat, jnp.asarray(self.teams) * self.max_team + jnp.asarray(self.slot), axis=-1)
 
 
 # ----------------------------------------------------------------------------- encoders
@@ -295,3 +241,76 @@ def greedy(out: jax.Array, discrete: bool) -> jax.Array:
         return jnp.argmax(out, axis=-1).astype(jnp.int32)
     a, b = out[..., 0], out[..., 1]
     return 2.0 * (a - 1.0) / jnp.maximum(a + b - 2.0, 1e-6) - 1.0
+
+
+# ----------------------------------------------------------------------------- one scenario's networks
+@dataclass(frozen=True, eq=False)
+class ActorCritic:
+    """The actor and critic of one scenario with their static inputs, and the calls the learner makes.
+
+    Shapes: N agents, H memory size (0 for a feed-forward actor), A the actor's output per agent.
+    """
+
+    actor: nn.Module  # Actor or RecurrentActor
+    critic: Critic
+    layout: AgentLayout
+    discrete: bool
+    memory_size: int
+    obs_shape: tuple[int, ...]
+    obs_dtype: object
+    feats: jax.Array  # float32[N, E] every agent's team and slot features (`AgentLayout.features`)
+
+    def init(self, key: jax.Array) -> dict:
+        """{"actor": ..., "critic": ...} parameters."""
+        obs = jnp.zeros((self.layout.n_agents,) + self.obs_shape, self.obs_dtype)
+        k_a, k_c = jax.random.split(key)
+        if self.memory_size:
+            actor = self.actor.init(k_a, self.initial_memory(()), obs, self.feats)
+        else:
+            actor = self.actor.init(k_a, obs, self.feats)
+        critic = self.critic.init(k_c, *team_inputs(self.layout, obs, len(self.obs_shape)))
+        return dict(actor=actor, critic=critic)
+
+    def initial_memory(self, lead: tuple[int, ...]) -> jax.Array:
+        """float32[*lead, N, H] zeros."""
+        return jnp.zeros(tuple(lead) + (self.layout.n_agents, self.memory_size), jnp.float32)
+
+    def step(self, actor_params, memory: jax.Array, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """One step of the actor: (memory [..., N, H], obs [..., N, *obs_shape]) -> (memory, out [..., N, A])."""
+        if self.memory_size:
+            return self.actor.apply(actor_params, memory, obs, self.feats)
+        return memory, self.actor.apply(actor_params, obs, self.feats)
+
+    def sequence(self, actor_params, memory: jax.Array, obs: jax.Array, start: jax.Array,
+                 feats: jax.Array | None = None) -> jax.Array:
+        """Actor outputs over a trajectory: memory [B, N, H] before obs[0], obs [T, B, N, ...], start
+        bool[T, B] (memory reset before that step), feats [N, E] (default) or [B, N, E] -> out
+        [T, B, N, A]. B and N may be any rows and slots (`TrainedTeams.gather`)."""
+        feats = self.feats if feats is None else feats
+        if not self.memory_size:
+            return self.actor.apply(actor_params, obs, feats)
+
+        def step(m, x):
+            o, st = x
+            m = jnp.where(st[:, None, None], 0.0, m)
+            return self.actor.apply(actor_params, m, o, feats)
+
+        return jax.lax.scan(step, memory, (obs, start))[1]
+
+    def values(self, critic_params, obs: jax.Array) -> jax.Array:
+        """float32[..., N]: the critic's value of every agent, obs [..., N, *obs_shape]."""
+        return team_values(self.critic, critic_params, obs, len(self.obs_shape))
+
+
+def make_actor_critic(env, *, encoder: str = "mlp", hidden: int = 64, centralised: bool = True,
+                      recurrent: bool = False, ego_frame: bool = True) -> ActorCritic:
+    """The networks for `env`: its vector rows (`env.vector_layout`) read by the encoder, ego-frame
+    features for vector observations only, a GRU actor with `recurrent`."""
+    layout = AgentLayout.of(env)
+    rows = 0 if encoder == "cnn" else env.vector_layout.rows
+    ego = ego_frame and encoder != "cnn"
+    actor_cls = RecurrentActor if recurrent else Actor
+    actor = actor_cls(env.discrete, env.n_actions if env.discrete else 3, encoder, hidden, rows, ego)
+    critic = Critic(layout, centralised, encoder, hidden, rows, ego)
+    return ActorCritic(actor, critic, layout, env.discrete, hidden if recurrent else 0, tuple(env.obs_shape),
+                       env.obs_dtype, layout.features())

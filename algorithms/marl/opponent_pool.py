@@ -2,10 +2,10 @@
 
 An (init, update) pair of pure functions over a small state, like an optax optimiser: the pool is a
 stacked pytree of actor parameters [P, ...] used as a ring buffer, with per-opponent statistics of
-the learner's results. Opponent indices: 0..P-1 the pool's slots, P..P+F-1 the F fixed scripted
-opponents (`FIXED`), and `SELF` (-1) the current policy. Drawing happens inside `jit`; which
-environments play the current policy and which play drawn opponents is static (`TrainConfig`), so
-no work is spent on opponents nobody plays.
+the learner's results. Opponent indices: 0..P-1 the pool's slots, P..P+F-1 the F scripted
+opponents (`TrainConfig.scripted_opponents`, names of `gj.policies.SCRIPTED`), and `SELF` (-1) the
+current policy. Drawing happens inside `jit`; which environments play whom is static and lives in
+`algorithms.marl.matchmaking`, so no work is spent on opponents nobody plays.
 """
 
 from __future__ import annotations
@@ -18,32 +18,29 @@ from flax import struct
 
 SELF = -1
 SAMPLING = ("uniform", "latest", "pfsp")
-FIXED = ("random", "chaser", "circler")  # scripted opponents that may sit in the pool
 
 
 @struct.dataclass
 class PoolState:
-    """params: actor params stacked [P, ...]; valid: bool[P] (slot filled); added: int32[P] (update at
-    which each snapshot joined, -1 empty); score, games: float32[P + F], the learner's decayed sum of
-    outcomes (1 win, ½ draw, 0 loss) and of games against each opponent; next_slot: int32[]."""
+    """P snapshot slots and F scripted opponents."""
 
-    params: Any
-    valid: jax.Array
-    added: jax.Array
-    score: jax.Array
-    games: jax.Array
-    next_slot: jax.Array
+    params: Any  # actor params stacked [P, ...]
+    valid: jax.Array  # bool[P]: the slot holds a snapshot
+    added: jax.Array  # int32[P]: the update at which each snapshot joined, -1 empty
+    score: jax.Array  # float32[P + F]: the learner's decayed sum of outcomes (1 win, ½ draw, 0 loss)
+    games: jax.Array  # float32[P + F]: the decayed number of games against each opponent
+    next_slot: jax.Array  # int32[]: the ring slot the next snapshot takes
 
 
-def init(actor_params: Any, size: int, n_fixed: int) -> PoolState:
-    """An empty pool of `size` slots shaped like `actor_params` (size 0: fixed opponents only)."""
+def init(actor_params: Any, size: int, n_scripted: int) -> PoolState:
+    """An empty pool of `size` slots shaped like `actor_params` (size 0: scripted opponents only)."""
     params = jax.tree_util.tree_map(lambda a: jnp.zeros((size,) + a.shape, a.dtype), actor_params)
     return PoolState(
         params=params,
         valid=jnp.zeros(size, bool),
         added=jnp.full(size, -1, jnp.int32),
-        score=jnp.zeros(size + n_fixed, jnp.float32),
-        games=jnp.zeros(size + n_fixed, jnp.float32),
+        score=jnp.zeros(size + n_scripted, jnp.float32),
+        games=jnp.zeros(size + n_scripted, jnp.float32),
         next_slot=jnp.int32(0),
     )
 
@@ -85,41 +82,50 @@ def win_rate(pool: PoolState) -> jax.Array:
     return (pool.score + 1.0) / (pool.games + 2.0)
 
 
-def weights(pool: PoolState, sampling: str, n_fixed_used: int, snapshots: bool = True) -> jax.Array:
-    """Unnormalised drawing weights over the P + F opponents (0 for empty slots and unused fixed ones,
+def _uniform(pool: PoolState, available: jax.Array, snapshots: bool) -> jax.Array:
+    return available.astype(jnp.float32)
+
+
+def _latest(pool: PoolState, available: jax.Array, snapshots: bool) -> jax.Array:
+    p, n_scripted = size(pool), pool.score.shape[0] - size(pool)
+    newest = jnp.zeros(p, bool) if p == 0 else (pool.added == pool.added.max()) & pool.valid & snapshots
+    latest = jnp.concatenate([newest, jnp.zeros(n_scripted, bool)])
+    return jnp.where(latest.any(), latest, available).astype(jnp.float32)
+
+
+def _pfsp(pool: PoolState, available: jax.Array, snapshots: bool) -> jax.Array:
+    return jnp.where(available, jnp.square(1.0 - win_rate(pool)), 0.0) + 1e-6 * available
+
+
+SAMPLERS = {"uniform": _uniform, "latest": _latest, "pfsp": _pfsp}
+
+
+def weights(pool: PoolState, sampling: str, n_scripted_used: int, snapshots: bool = True) -> jax.Array:
+    """float32[P + F] unnormalised drawing weights (0 for empty slots and unused scripted opponents,
     and for every snapshot when `snapshots` is False).
 
-    uniform: every filled slot and fixed opponent alike; latest: the newest snapshot only (fixed
-    opponents when the pool is empty); pfsp: (1 - win rate)², prioritising the opponents the learner
-    loses to (AlphaStar's "hard" prioritised fictitious self-play).
+    uniform: every filled slot and scripted opponent alike; latest: the newest snapshot only
+    (scripted opponents when the pool is empty); pfsp: (1 - win rate)², prioritising the opponents
+    the learner loses to (AlphaStar's "hard" prioritised fictitious self-play).
     """
-    p = size(pool)
-    n_fixed = pool.score.shape[0] - p
-    available = jnp.concatenate([pool.valid & snapshots, jnp.arange(n_fixed) < n_fixed_used])
-    if sampling == "uniform":
-        w = available.astype(jnp.float32)
-    elif sampling == "latest":
-        newest = jnp.zeros(p, bool) if p == 0 else (pool.added == pool.added.max()) & pool.valid & snapshots
-        latest = jnp.concatenate([newest, jnp.zeros(n_fixed, bool)])
-        w = jnp.where(latest.any(), latest, available).astype(jnp.float32)
-    elif sampling == "pfsp":
-        w = jnp.where(available, jnp.square(1.0 - win_rate(pool)), 0.0) + 1e-6 * available
-    else:
+    if sampling not in SAMPLERS:
         raise ValueError(f"unknown opponent sampling {sampling!r}; allowed: {', '.join(SAMPLING)}")
-    return w
+    n_scripted = pool.score.shape[0] - size(pool)
+    available = jnp.concatenate([pool.valid & snapshots, jnp.arange(n_scripted) < n_scripted_used])
+    return SAMPLERS[sampling](pool, available, snapshots)
 
 
-def draw(key: jax.Array, pool: PoolState, n_groups: int, sampling: str, n_fixed_used: int,
+def draw(key: jax.Array, pool: PoolState, n_groups: int, sampling: str, n_scripted_used: int,
          snapshots: bool = True) -> jax.Array:
     """int32[G]: an opponent per group drawn by `weights`; SELF (the current policy) when the pool is
-    empty and there is no fixed opponent."""
-    w = weights(pool, sampling, n_fixed_used, snapshots)
+    empty and there is no scripted opponent."""
+    w = weights(pool, sampling, n_scripted_used, snapshots)
     choice = jax.random.categorical(key, jnp.log(jnp.maximum(w, 1e-30)), shape=(n_groups,))
     return jnp.where(w.sum() > 0, choice, SELF).astype(jnp.int32)
 
 
 def opponent_params(pool: PoolState, learner_params: Any, opponent: jax.Array) -> Any:
-    """Actor params per group, leaves [G, ...]: the learner's for SELF and fixed opponents (whose
+    """Actor params per group, leaves [G, ...]: the learner's for SELF and scripted opponents (whose
     network output is unused), the snapshot's for pool slots."""
     p = size(pool)
 

@@ -13,51 +13,47 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 
-from algorithms.evaluation import game, scripted
+from algorithms.evaluation import game
+from algorithms.evaluation import scripted as scripted_members
 from algorithms.marl import networks
 
 
 def network_member(actor_params: Any) -> dict:
-    return dict(network=jnp.bool_(True), actor=actor_params, scripted=scripted.scripted_params("random"))
+    return dict(network=jnp.bool_(True), actor=actor_params, scripted=scripted_members.scripted_params("random"))
 
 
 def scripted_member(actor_like: Any, spec: str) -> dict:
     """A scripted policy ("random", "chaser:eps=0.3", ...) with zeroed actor params of the right shape."""
     zeros = jax.tree_util.tree_map(jnp.zeros_like, actor_like)
-    return dict(network=jnp.bool_(False), actor=zeros, scripted=scripted.parse_spec(spec))
+    return dict(network=jnp.bool_(False), actor=zeros, scripted=scripted_members.parse_spec(spec))
 
 
-def make_apply(actor, layout: networks.AgentLayout, discrete: bool, greedy: bool = False, memory_size: int = 0,
-               scripted: bool = True):
+def make_apply(ac: networks.ActorCritic, greedy: bool = False, scripted: bool = True):
     """The BattleGame apply function of these members: (params, key, env, state) -> action for all N.
 
     The network observes with `env.observe` (the game steps with `env.transition`) and samples its
-    action (or takes the mode with `greedy`). With `memory_size` > 0 the actor is a
-    `networks.RecurrentActor`: the apply function carries its memory float32[N, H] (the BattleGame
-    protocol for policies with memory). `scripted=False` serves populations of networks only (the
-    scripted branch, otherwise computed for every member and selected, is left out)."""
-    feats = layout.features()
+    action (or takes the mode with `greedy`). A recurrent actor (`ac.memory_size` > 0) carries its
+    memory float32[N, H] through the game (the BattleGame protocol for policies with memory).
+    `scripted=False` serves populations of networks only (the scripted branch, otherwise computed
+    for every member and selected, is left out)."""
 
     def act(params, key, env, state, memory):
         k_obs, k_act, k_scr = jax.random.split(key, 3)
         obs = env.observe(k_obs, state)
-        if memory_size:
-            memory, out = actor.apply(params["actor"], memory, obs, feats)
-        else:
-            out = actor.apply(params["actor"], obs, feats)
-        net = networks.greedy(out, discrete) if greedy else networks.sample(k_act, out, discrete)[0]
+        memory, out = ac.step(params["actor"], memory, obs)
+        net = networks.greedy(out, ac.discrete) if greedy else networks.sample(k_act, out, ac.discrete)[0]
         if not scripted:
             return net, memory
-        scr = scripted.scripted_apply(params["scripted"], k_scr, env, state)
+        scr = scripted_members.scripted_apply(params["scripted"], k_scr, env, state)
         return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr), memory
 
-    if not memory_size:
+    if not ac.memory_size:
         return lambda params, key, env, state: act(params, key, env, state, None)[0]
 
     def apply(params, key, env, state, memory):
         return act(params, key, env, state, memory)
 
-    apply.initial_memory = lambda params: jnp.zeros((len(layout.teams), memory_size), jnp.float32)
+    apply.initial_memory = lambda params: ac.initial_memory(())
     return apply
 
 

@@ -4,17 +4,17 @@
 
 writes into the run folder:
     checkpoints/<c>/     orbax checkpoint after chunk c (the whole TrainState, config, metrics)
-    metrics.jsonl        one JSON object per chunk (steps, wall-clock, win rates, losses)
+    metrics.jsonl        one JSON object per chunk (steps, wall-clock, scores, losses)
     config.json          the run's configuration
     crossplay/           matrix.json/.csv, report.json and the figures of the checkpoints' cross-play
-    final_eval.json      the last policy against random, chaser and circler
-Python only orchestrates between compiled chunks; every chunk is one `jit` call.
+    final_eval.json      the last policy against every scripted policy: wins, draws, losses
+Python only orchestrates between compiled chunks; every chunk is one `jit` call. Files are written
+by `algorithms.run_folder` (atomically).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,106 +22,100 @@ from typing import Callable
 import jax
 import numpy as np
 
-from algorithms import evaluation
+import gigastep_jax as gj
+from algorithms import evaluation, run_folder
+from algorithms.evaluation import game
 from algorithms.marl import checkpoint, population
-from algorithms.evaluation import game, plots
 from algorithms.marl.config import TrainConfig
-from algorithms.marl.learner import Learner, make_train, shard, summarize
+from algorithms.marl.learner import Learner, TrainState, make_learner, shard, summarize
 
-YARDSTICKS = ("random", "chaser", "circler")
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a run is evaluated (none of it changes what is learnt)."""
+
+    eval_games: int = 64  # battles against each scripted policy after every checkpoint (0: none)
+    final_games: int = 1000  # battles of the final policy against each scripted policy
+    crossplay_games: int = 32  # battles per ordered pair of checkpoints in the final cross-play
 
 
 class Evaluator:
-    """Battles of actor params against the yardsticks and against each other (compiled once)."""
+    """Battles of actor params against the scripted policies and against each other (compiled once)."""
 
     def __init__(self, learner: Learner, games: int, max_steps: int | None = None):
         self.learner = learner
         self.games = games
-        make = lambda scripted: population.make_apply(learner.actor, learner.layout, learner.env.discrete,  # noqa: E731
-                                                      memory_size=learner.memory_size, scripted=scripted)
-        self.game = game.BattleGame(learner.env, make(True), max_steps=max_steps)
-        self.network_game = game.BattleGame(learner.env, make(False), max_steps=max_steps)  # checkpoints only
-        self.like = learner.init_params(jax.random.PRNGKey(0))["actor"]
-        self.yardsticks = population.stack_members([population.scripted_member(self.like, s) for s in YARDSTICKS])
+        self.game = game.BattleGame(learner.env, population.make_apply(learner.ac), max_steps=max_steps)
+        # checkpoints only: the scripted branch, otherwise computed for every member, is left out
+        self.network_game = game.BattleGame(learner.env, population.make_apply(learner.ac, scripted=False),
+                                            max_steps=max_steps)
+        self.like = learner.ac.init(jax.random.PRNGKey(0))["actor"]
+        self.scripted = population.stack_members([population.scripted_member(self.like, s)
+                                                  for s in gj.policies.SCRIPTED])
 
-    def vs_yardsticks(self, actor_params, key: jax.Array, games: int | None = None) -> dict[str, dict]:
-        """{yardstick: {"win_rate", "wins", "draws", "losses", "games"}} for one policy."""
+    def vs_scripted(self, actor_params, key: jax.Array, games: int | None = None) -> dict[str, dict]:
+        """{scripted policy: {"wins", "draws", "losses", "games", "win_rate"}} for one policy;
+        "win_rate" is a score: a draw counts ½."""
         me = population.stack_members([population.network_member(actor_params)])
-        out = np.asarray(self.game.play_matrix(key, me, self.yardsticks, games or self.games))[0]
+        out = np.asarray(self.game.play_matrix(key, me, self.scripted, games or self.games))[0]
         return {name: dict(win_rate=float(o.mean()), wins=int((o == 1).sum()), draws=int((o == 0.5).sum()),
-                           losses=int((o == 0).sum()), games=int(o.size)) for name, o in zip(YARDSTICKS, out)}
+                           losses=int((o == 0).sum()), games=int(o.size)) for name, o in zip(gj.policies.SCRIPTED, out)}
 
     def crossplay(self, actors: list, names: list[str], key: jax.Array, games: int) -> evaluation.PayoffMatrix:
         members = population.stack_members([population.network_member(a) for a in actors])
         return evaluation.payoff_matrix(self.network_game, members, games, key, names=names)
 
 
-def _write_json(path: Path, obj) -> None:
-    """Atomic: write a temporary file, then rename over the target."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
-def _rewrite_metrics(path: Path, keep_chunks: int) -> list[dict]:
-    """Keep the metric lines of the first `keep_chunks` chunks (a resumed run redoes the rest)."""
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut off by a kill
-                continue
-            if row.get("chunk", 0) <= keep_chunks:
-                rows.append(row)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
-    return rows
-
-
-def _append(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_games: int = 64,
-          final_games: int = 1000, crossplay_games: int = 64, devices: int | None = None,
-          stop_after: int | None = None, on_chunk: Callable[[dict], None] | None = None, progress: bool = True) -> dict:
-    """Run (or resume) a training run into `out`; returns the summary (also in summary.json).
-
-    eval_games: battles against each yardstick after every chunk (0: none); final_games: battles
-    of the last policy against each yardstick; crossplay_games: battles per ordered pair of checkpoints;
-    stop_after: stop after this many chunks in this call (tests); devices: split the batch over this
-    many local devices (default all).
-    """
-    out = Path(out)
-    learner = make_train(config)  # checks the config before anything compiles
+def _open(config: TrainConfig, out: Path, resume: bool) -> tuple[Learner, TrainState, int, list[dict]]:
+    """The learner, the state to start from (fresh, or the latest checkpoint's), the chunks done and
+    the metric rows kept (those of the chunks done: a resumed run redoes the rest)."""
+    learner = make_learner(config)  # checks the config before anything compiles
     ckpt_dir = out / "checkpoints"
     done = checkpoint.steps(ckpt_dir)
     if done and not resume:
         raise ValueError(f"{out} already holds a run ({len(done)} checkpoints): pass --resume to continue it, "
                          f"or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    mngr = checkpoint.manager(ckpt_dir)
     state = jax.jit(learner.init)(jax.random.PRNGKey(config.seed))
     start = 0
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
         state, _ = checkpoint.restore(ckpt_dir, done[-1], state)
         start = done[-1]
-    rows = _rewrite_metrics(out / "metrics.jsonl", start)
-    _write_json(out / "config.json", config.to_dict())
+    rows = [r for r in run_folder.read_rows(out / "metrics.jsonl") if r.get("chunk", 0) <= start]
+    run_folder.write_rows(out / "metrics.jsonl", rows)
+    run_folder.write_json(out / "config.json", config.to_dict())
+    return learner, state, start, rows
+
+
+def _row(config: TrainConfig, state: TrainState, sums: dict, chunk: int, chunk_s: float, elapsed: float) -> dict:
+    """The metrics row of a finished chunk."""
+    return dict(chunk=chunk, update=int(state.update), env_steps=int(state.update) * config.steps_per_update,
+                wall_s=round(elapsed, 3), chunk_s=round(chunk_s, 3),
+                env_steps_per_s=round(config.updates_per_chunk * config.steps_per_update / chunk_s, 1),
+                **summarize(sums, config.updates_per_chunk))
+
+
+def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_games: int = RunOptions.eval_games,
+          final_games: int = RunOptions.final_games, crossplay_games: int = RunOptions.crossplay_games,
+          devices: int | None = None, stop_after: int | None = None,
+          on_chunk: Callable[[dict], None] | None = None, progress: bool = True) -> dict:
+    """Run (or resume) a training run into `out`; returns the summary (also in summary.json).
+
+    eval_games, final_games, crossplay_games: as in `RunOptions`; stop_after: stop after this many
+    chunks in this call; on_chunk(row): called after each chunk's checkpoint and metrics are
+    written; devices: split the batch over this many local devices (default all).
+    """
+    out = Path(out)
+    learner, state, start, rows = _open(config, out, resume)
     devs = jax.devices()[: devices or len(jax.devices())]
     if len(devs) > 1:
         state = shard(state, devs)
     evaluator = Evaluator(learner, max(eval_games, 1))
+    mngr = checkpoint.manager(out / "checkpoints")
     elapsed = rows[-1]["wall_s"] if rows else 0.0
     end = config.checkpoints if stop_after is None else min(config.checkpoints, start + stop_after)
-    bar = _progress(progress, config, start)
-    with bar:
+    with _progress(progress) as bar:
         task = bar.add_task("training", total=config.checkpoints, completed=start, info="compiling ...")
         # Compiled ahead of the clock, so wall_s and env_steps_per_s are training alone and the
         # compile time is a figure of its own (the first row's compile_s).
@@ -134,19 +128,14 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
             jax.block_until_ready(state.params)
             chunk_s = time.perf_counter() - t0
             elapsed += chunk_s
-            row = dict(chunk=c + 1, update=int(state.update), env_steps=int(state.update) * config.steps_per_update,
-                       wall_s=round(elapsed, 3), chunk_s=round(chunk_s, 3),
-                       env_steps_per_s=round(config.updates_per_chunk * config.steps_per_update / chunk_s, 1),
-                       **summarize(sums, config.updates_per_chunk))
+            row = _row(config, state, sums, c + 1, chunk_s, elapsed)
             if c == start:
                 row["compile_s"] = round(compile_s, 2)
             if eval_games:
-                ev = evaluator.vs_yardsticks(state.params["actor"], jax.random.PRNGKey(1_000_000 + c), eval_games)
+                ev = evaluator.vs_scripted(state.params["actor"], jax.random.PRNGKey(1_000_000 + c), eval_games)
                 row.update({f"eval_vs_{k}": v["win_rate"] for k, v in ev.items()})
             checkpoint.save(mngr, c + 1, state, config, row)
-            _append(out / "metrics.jsonl", row)
-            if os.environ.get("GIGASTEP_JAX_TEST_PAUSE"):  # lets the kill-and-resume test kill mid-run
-                time.sleep(float(os.environ["GIGASTEP_JAX_TEST_PAUSE"]))
+            run_folder.append_row(out / "metrics.jsonl", row)
             rows.append(row)
             if on_chunk is not None:
                 on_chunk(row)
@@ -155,34 +144,27 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
     if end < config.checkpoints:
         return summary
     summary.update(finish(out, learner, evaluator, final_games, crossplay_games))
-    _write_json(out / "summary.json", summary)
+    run_folder.write_json(out / "summary.json", summary)
     return summary
 
 
 def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, crossplay_games: int) -> dict:
-    """The last policy against the yardsticks, and the cross-play of every checkpoint with figures."""
+    """The last policy against the scripted policies, and the cross-play of every checkpoint with figures."""
     ckpt_dir = out / "checkpoints"
     steps = checkpoint.steps(ckpt_dir)
     like = jax.jit(learner.init)(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     result = {}
     if final_games:
-        final = evaluator.vs_yardsticks(actors[-1], jax.random.PRNGKey(7), final_games)
-        _write_json(out / "final_eval.json", final)
+        final = evaluator.vs_scripted(actors[-1], jax.random.PRNGKey(7), final_games)
+        run_folder.write_json(out / "final_eval.json", final)
         result["final_eval"] = final
     if crossplay_games and len(actors) > 1:
         names = [f"ckpt{s}" for s in steps]
         matrix = evaluator.crossplay(actors, names, jax.random.PRNGKey(11), crossplay_games)
         report = evaluation.evaluation_report(matrix)
-        cdir = out / "crossplay"
-        evaluation.save_report(matrix, report, cdir)
-        figures = dict(
-            heatmap=plots.plot_payoff_heatmap(matrix, cdir / "payoff_heatmap.png"),
-            winrate_vs_earlier=plots.plot_winrate_vs_earlier(matrix, cdir / "winrate_vs_earlier.png"),
-            ratings=plots.plot_ratings(names, report["bradley_terry"], report["bradley_terry_interval"],
-                                       cdir / "ratings.png", label="Bradley-Terry score (anchor ckpt1)"),
-            nash=plots.plot_nash_mixture(names, report["nash_strategy"], cdir / "nash_mixture.png"),
-        )
+        evaluation.save_report(matrix, report, out / "crossplay")
+        figures = evaluation.write_figures(matrix, report, out / "crossplay")
         rate = matrix.pooled_win_rate()
         result["crossplay"] = dict(latest_vs_first=float(rate[-1, 0]), vs_first=[float(r) for r in rate[:, 0]],
                                    figures=figures)
@@ -197,26 +179,26 @@ def _progress_info(row: dict) -> str:
     return "  ".join(parts)
 
 
-def _progress(enabled: bool, config: TrainConfig, start: int):
+def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("{task.fields[info]}"), disable=not enabled, transient=False)
 
 
-def run_population(run_dir: str | Path, yardsticks: tuple[str, ...] = ("random", "chaser")):
-    """A run folder's checkpoints (and yardsticks) as one population: (env, game, members, names)."""
+def run_population(run_dir: str | Path, scripted: tuple[str, ...] = ("random", "chaser")):
+    """A run folder's checkpoints (and scripted policies) as one population: (env, game, members, names)."""
     ckpt_dir = Path(run_dir) / "checkpoints"
     steps = checkpoint.steps(ckpt_dir)
     if not steps:
         raise checkpoint.CheckpointError(f"{run_dir} holds no checkpoints (expected {ckpt_dir}/<step>/ from "
                                          f"gigastep-jax train)")
     config = checkpoint.saved_config(ckpt_dir, steps[-1])
-    learner = make_train(config)
+    learner = make_learner(config)
     like = jax.jit(learner.init)(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     members = [population.network_member(a) for a in actors]
-    members += [population.scripted_member(like.params["actor"], y) for y in yardsticks]
-    apply = population.make_apply(learner.actor, learner.layout, learner.env.discrete, memory_size=learner.memory_size)
-    names = [f"ckpt{s}" for s in steps] + list(yardsticks)
+    members += [population.scripted_member(like.params["actor"], name) for name in scripted]
+    apply = population.make_apply(learner.ac)
+    names = [f"ckpt{s}" for s in steps] + list(scripted)
     return learner.env, game.BattleGame(learner.env, apply), population.stack_members(members), names

@@ -12,14 +12,14 @@ Two levels of the same algorithms (facts, losses and ground truth in PREFERENCE.
 from algorithms.preference.game import PreferenceGame
 from algorithms.preference.judges import (BIASED_RPS, Judge, bradley_terry, check_judge, check_preference,
                                           class_cycle, mix, skew_symmetric, with_noise, with_ties)
-from algorithms.preference.learners import ALGOS, LearnerConfig, LearnerState, make_learner
+from algorithms.preference.learners import ALGORITHMS, LearnerConfig, LearnerState, make_learner
 from algorithms.preference.lm import LMConfig
 from algorithms.preference.run import RunResult, load_iterates, make_judge, make_reference, run_selfplay
-from algorithms.preference.tabular import (ALGORITHMS, SelfPlayResult, dpo_optimum, exploitability, ipo_optimum,
+from algorithms.preference.tabular import (TABULAR_ALGORITHMS, SelfPlayResult, dpo_optimum, exploitability, ipo_optimum,
                                            kl_regularised_nash, tabular_selfplay)
 
 __all__ = [
-    "ALGORITHMS", "ALGOS", "BIASED_RPS", "Judge", "LMConfig", "LearnerConfig", "LearnerState", "PreferenceGame",
+    "ALGORITHMS", "TABULAR_ALGORITHMS", "BIASED_RPS", "Judge", "LMConfig", "LearnerConfig", "LearnerState", "PreferenceGame",
     "RunResult", "SelfPlayResult", "bradley_terry", "check_judge", "check_preference", "class_cycle",
     "dpo_optimum", "exploitability", "ipo_optimum", "kl_regularised_nash", "load_iterates", "make_judge",
     "make_learner", "make_reference", "mix", "run_selfplay", "skew_symmetric", "tabular_selfplay",

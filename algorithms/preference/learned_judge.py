@@ -53,9 +53,9 @@ def _random_pairs(key, n, vocab, length, n_prompts):
             jax.random.randint(k_y2, (n, length), 0, vocab))
 
 
-@functools.partial(jax.jit, static_argnames=("net", "teacher", "steps", "batch", "lr"))
-def _fit(net, teacher, params, key, steps, batch, lr):
-    tx = optax.adam(lr)
+@functools.partial(jax.jit, static_argnames=("net", "teacher", "steps", "batch", "learning_rate"))
+def _fit(net, teacher, params, key, steps, batch, learning_rate):
+    tx = optax.adam(learning_rate)
 
     def loss_fn(params, x, y, y2):
         target = teacher.pairs(x, y, y2)
@@ -95,7 +95,7 @@ def judge_accuracy(judge: Judge, teacher: Judge, key: jax.Array, length: int, n:
 
 
 def train_judge(key: jax.Array, teacher: Judge, length: int, *, steps: int = 300, batch: int = 256,
-                lr: float = 3e-3, n_prompts: int = 1, features: int = 64, eval_pairs: int = 2048):
+                learning_rate: float = 3e-3, n_prompts: int = 1, features: int = 64, eval_pairs: int = 2048):
     """Fit a `PairwiseJudgeNet` to `teacher` on random pairs; returns (learned Judge, report) with
     report = {accuracy (held-out, `judge_accuracy`), final_loss, steps}."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -104,7 +104,7 @@ def train_judge(key: jax.Array, teacher: Judge, length: int, *, steps: int = 300
     k_init, k_fit, k_eval = jax.random.split(key, 3)
     dummy = jnp.zeros((int(length),), jnp.int32)
     params = net.init(k_init, jnp.int32(0), dummy, dummy)["params"]
-    params, losses = _fit(net, teacher, params, k_fit, int(steps), int(batch), float(lr))
+    params, losses = _fit(net, teacher, params, k_fit, int(steps), int(batch), float(learning_rate))
     judge = learned_judge(net, params)
     accuracy = judge_accuracy(judge, teacher, k_eval, int(length), eval_pairs, n_prompts)
     return judge, dict(accuracy=accuracy, final_loss=float(losses[-20:].mean()), steps=int(steps))

@@ -1,6 +1,6 @@
 """Sample-based learners on the language-model policy: one jit-compiled update per iteration.
 
-    learner = make_learner(lm_config, judge, LearnerConfig(algo="sppo"))
+    learner = make_learner(lm_config, judge, LearnerConfig(algorithm="sppo"))
     state = learner.init(reference_params)            # LearnerState; the policy starts at ρ
     state, metrics = learner.update(state, key)       # one iteration t -> t + 1, one compiled call
 
@@ -25,69 +25,55 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
-from algorithms import ppo
+from algorithms import ppo, validate
 from algorithms.preference import lm, losses
 from algorithms.preference.judges import Judge, check_vocab_match, judge_matrix_batch
 
-ALGOS = ("sppo", "spo", "inpo", "nash_md", "dpo", "ipo", "simpo")
-PAIR_ALGOS = ("inpo", "dpo", "ipo", "simpo")
+ALGORITHMS = ("sppo", "spo", "inpo", "nash_md", "dpo", "ipo", "simpo")
+PAIR_ALGORITHMS = ("inpo", "dpo", "ipo", "simpo")
 LABELS = ("soft", "sample", "argmax")
 
 
 @dataclasses.dataclass(frozen=True)
 class LearnerConfig:
-    """Static settings of a learner (hashable, closed over by jit).
+    """Static settings of a learner (hashable, closed over by jit); checked when built."""
 
-    prompts: B prompts per iteration; k_samples: K responses per prompt; labels: how pairs are
-    labelled (`pair_label_weights`); minibatches split the prompts (pair methods) or the sequences;
-    eta: SPPO / Nash-MD step size, INPO's η (> tau); tau: KL-regularisation strength of Nash-MD and
-    INPO, IPO's τ; beta: DPO's and SimPO's β; gamma: SimPO's margin; clip_eps: SPO's PPO clip.
-    """
-
-    algo: str = "sppo"
-    prompts: int = 32
-    k_samples: int = 8
-    epochs: int = 8
-    minibatches: int = 4
-    lr: float = 3e-3
-    eta: float = 1.0
-    tau: float = 0.1
-    beta: float = 0.1
-    gamma: float = 0.5
-    clip_eps: float = 0.2
-    best_worst: bool = False
-    labels: str = "soft"
-    pairs_from: str | None = None
+    algorithm: str = "sppo"  # sppo, spo, inpo, nash_md (self-play) or dpo, ipo, simpo (baselines)
+    prompts: int = 32  # B prompts per iteration
+    k_samples: int = 8  # K responses sampled per prompt (>= 2: a win rate needs another sample)
+    epochs: int = 8  # passes over an iteration's data
+    minibatches: int = 4  # split the prompts (pair methods) or the sequences
+    learning_rate: float = 3e-3  # Adam's
+    eta: float = 1.0  # SPPO / Nash-MD step size, INPO's eta (> tau)
+    tau: float = 0.1  # KL-regularisation strength of Nash-MD and INPO, IPO's tau
+    beta: float = 0.1  # DPO's and SimPO's beta
+    gamma: float = 0.5  # SimPO's margin
+    clip_eps: float = 0.2  # SPO's PPO clip
+    best_worst: bool = False  # SPPO on the best and worst of the K samples only
+    labels: str = "soft"  # how pairs are labelled: soft, sample or argmax (`pair_label_weights`)
+    pairs_from: str | None = None  # policy or reference (None: reference for dpo/ipo/simpo, else policy)
 
     def __post_init__(self):
-        if self.algo not in ALGOS:
-            raise ValueError(f"unknown algorithm {self.algo!r}; allowed: {', '.join(ALGOS)}")
-        for name in ("prompts", "k_samples", "epochs", "minibatches"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"LearnerConfig.{name} must be an int >= 1, got {value!r}")
-        if self.k_samples < 2:
-            raise ValueError(f"k_samples must be >= 2 (win rates need another sample), got K = {self.k_samples}")
-        for name in ("lr", "eta", "tau", "beta", "clip_eps"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"LearnerConfig.{name} must be a finite number > 0, got {value!r}")
-        if self.algo == "inpo" and self.tau >= self.eta:
+        validate.choice("algorithm", self.algorithm, ALGORITHMS)
+        for name in ("prompts", "epochs", "minibatches"):
+            validate.integer(name, getattr(self, name), 1)
+        validate.integer("k_samples", self.k_samples, 2)
+        for name in ("learning_rate", "eta", "tau", "beta", "clip_eps"):
+            validate.positive(name, getattr(self, name))
+        if self.algorithm == "inpo" and self.tau >= self.eta:
             raise ValueError(f"inpo needs tau < eta, got tau={self.tau}, eta={self.eta}")
-        if self.algo == "nash_md" and self.eta * self.tau >= 1.0:
+        if self.algorithm == "nash_md" and self.eta * self.tau >= 1.0:
             raise ValueError(f"nash_md needs eta·tau < 1, got {self.eta * self.tau}")
-        if self.labels not in LABELS:
-            raise ValueError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
+        validate.choice("labels", self.labels, LABELS)
         if self.pairs_from not in (None, "policy", "reference"):
             raise ValueError(f"pairs_from must be 'policy' or 'reference' (or None for the default), "
                              f"got {self.pairs_from!r}")
-        if self.pairs_from == "reference" and self.algo not in PAIR_ALGOS:
-            raise ValueError(f"{self.algo} learns from its own samples; pairs_from='reference' is for "
-                             f"{', '.join(PAIR_ALGOS)}")
+        if self.pairs_from == "reference" and self.algorithm not in PAIR_ALGORITHMS:
+            raise ValueError(f"{self.algorithm} learns from its own samples; pairs_from='reference' is for "
+                             f"{', '.join(PAIR_ALGORITHMS)}")
         if self.n_train % self.minibatches:
             raise ValueError(f"{self.n_train} training examples per iteration do not split into "
                              f"{self.minibatches} minibatches")
@@ -99,14 +85,14 @@ class LearnerConfig:
         other method, and these with pairs_from="policy", from π_t (online)."""
         if self.pairs_from is not None:
             return self.pairs_from
-        return "reference" if self.algo in ("dpo", "ipo", "simpo") else "policy"
+        return "reference" if self.algorithm in ("dpo", "ipo", "simpo") else "policy"
 
     @property
     def n_train(self) -> int:
         """Training examples per iteration: sequences, or pairs for the pair methods."""
-        if self.algo in PAIR_ALGOS:
+        if self.algorithm in PAIR_ALGORITHMS:
             return self.prompts
-        if self.algo == "sppo" and self.best_worst:
+        if self.algorithm == "sppo" and self.best_worst:
             return 2 * self.prompts
         return self.prompts * self.k_samples
 
@@ -141,12 +127,12 @@ def _sequence_data(cfg: LearnerConfig, lm_config, state, x, y, logp_tok, p) -> d
     win = losses.win_rates(p).reshape(b * k)  # P̂(y ≻ π_t), self-pair excluded
     xs = jnp.repeat(x, k)
     data = dict(x=xs, y=y, win=win, logp_t=logp_tok.sum(-1), old_tok=logp_tok)
-    if cfg.algo == "nash_md":  # samples come from π^μ: log-probabilities under π_t and ρ apart
+    if cfg.algorithm == "nash_md":  # samples come from π^μ: log-probabilities under π_t and ρ apart
         data["logp_t"] = _seq_logp(lm_config, state.params, xs, y)
         data["logp_ref"] = _seq_logp(lm_config, state.ref_params, xs, y)
-    if cfg.algo == "spo":
+    if cfg.algorithm == "spo":
         data["adv"] = ppo.normalize_advantages(win)
-    if cfg.algo == "sppo" and cfg.best_worst:
+    if cfg.algorithm == "sppo" and cfg.best_worst:
         w = win.reshape(b, k)
         pick = jnp.stack([jnp.argmax(w, 1), jnp.argmin(w, 1)], 1) + jnp.arange(b)[:, None] * k  # [B, 2]
         data = jax.tree_util.tree_map(lambda a: a[pick.reshape(-1)], data)
@@ -192,29 +178,29 @@ def _ordered_pairs(a: jax.Array) -> tuple[jax.Array, jax.Array]:
 # ----------------------------------------------------------------------------- losses on a minibatch
 def _loss(cfg: LearnerConfig, lm_config, params, mb) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The algorithm's loss on one minibatch (leaves [M, ...]) and its metrics."""
-    if cfg.algo in PAIR_ALGOS:
+    if cfg.algorithm in PAIR_ALGORITHMS:
         m, k, length = mb["y"].shape
         tok = lm.token_logprobs(lm_config, params, jnp.repeat(mb["x"], k), mb["y"].reshape(m * k, length))
         logp = tok.sum(-1).reshape(m, k)
         (w, l), (ref_w, ref_l), (old_w, old_l) = _ordered_pairs(logp), _ordered_pairs(mb["ref"]), _ordered_pairs(mb["old"])
         weights = mb["w"].reshape(-1)
-        if cfg.algo == "dpo":
+        if cfg.algorithm == "dpo":
             loss = losses.dpo_loss(w, l, ref_w, ref_l, cfg.beta, weights)
-        elif cfg.algo == "ipo":
+        elif cfg.algorithm == "ipo":
             loss = losses.ipo_loss(w, l, ref_w, ref_l, cfg.tau, weights)
-        elif cfg.algo == "inpo":
+        elif cfg.algorithm == "inpo":
             loss = losses.inpo_loss(w, l, ref_w, ref_l, old_w, old_l, cfg.eta, cfg.tau, weights)
         else:
             mean_w, mean_l = _ordered_pairs(tok.mean(-1).reshape(m, k))
             loss = losses.simpo_loss(mean_w, mean_l, cfg.beta, cfg.gamma, weights)
         margin = losses.weighted_mean(losses.pair_margin(w, l, ref_w, ref_l), weights)
         return loss, dict(margin=margin)
-    if cfg.algo == "spo":
+    if cfg.algorithm == "spo":
         tok = lm.token_logprobs(lm_config, params, mb["x"], mb["y"])
         adv = jnp.broadcast_to(mb["adv"][:, None], tok.shape)
         return ppo.policy_loss(tok, mb["old_tok"], adv, cfg.clip_eps)
     logp = _seq_logp(lm_config, params, mb["x"], mb["y"])
-    if cfg.algo == "sppo":
+    if cfg.algorithm == "sppo":
         loss = losses.sppo_loss(logp, mb["logp_t"], mb["win"], cfg.eta)
     else:
         loss = losses.nash_md_loss(logp, mb["logp_t"], mb["logp_ref"], mb["win"], cfg.eta, cfg.tau)
@@ -243,13 +229,13 @@ def _train(cfg: LearnerConfig, lm_config, tx, params, opt_state, data, key):
 
 
 def make_learner(lm_config: lm.LMConfig, judge: Judge, config: LearnerConfig) -> Learner:
-    """The (init, update) pair of `config.algo` for policies of `lm_config` judged by `judge`."""
+    """The (init, update) pair of `config.algorithm` for policies of `lm_config` judged by `judge`."""
     check_vocab_match(judge, lm_config.vocab, "the language model")
     if judge.length is not None and judge.length != lm_config.length:
         raise ValueError(f"judge {judge.name!r} scores responses of length {judge.length}, the language model "
                          f"emits {lm_config.length}")
     cfg = config
-    tx = optax.adam(cfg.lr)
+    tx = optax.adam(cfg.learning_rate)
 
     def init(ref_params) -> LearnerState:
         params = jax.tree_util.tree_map(jnp.array, ref_params)  # a copy: π_0 = ρ
@@ -261,7 +247,7 @@ def make_learner(lm_config: lm.LMConfig, judge: Judge, config: LearnerConfig) ->
         b, k = cfg.prompts, cfg.k_samples
         x = lm.random_prompts(lm_config, k_x, b)
         xs = jnp.repeat(x, k)
-        if cfg.algo == "nash_md":
+        if cfg.algorithm == "nash_md":
             y, logp_tok = lm.sample_mixture(lm_config, state.params, state.ref_params, cfg.eta * cfg.tau, k_y, xs)
         elif cfg.sample_source == "reference":
             y, _ = lm.sample(lm_config, state.ref_params, k_y, xs)
@@ -269,7 +255,7 @@ def make_learner(lm_config: lm.LMConfig, judge: Judge, config: LearnerConfig) ->
         else:
             y, logp_tok = lm.sample(lm_config, state.params, k_y, xs)
         p = judge_matrix_batch(judge, x, y.reshape(b, k, -1))  # [B, K, K]
-        if cfg.algo in PAIR_ALGOS:
+        if cfg.algorithm in PAIR_ALGORITHMS:
             data = _pair_data(cfg, lm_config, state, k_label, x, y, logp_tok, p)
         else:
             data = _sequence_data(cfg, lm_config, state, x, y, logp_tok, p)

@@ -32,26 +32,25 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from algorithms import validate
+
 
 @dataclasses.dataclass(frozen=True)
 class LMConfig:
     """Shapes of the policy (static): vocabulary V, response length L, prompts, transformer sizes."""
 
-    vocab: int = 16
-    length: int = 8
-    n_prompts: int = 1
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    d_mlp: int = 256
+    vocab: int = 16  # V tokens
+    length: int = 8  # L tokens per response
+    n_prompts: int = 1  # distinct prompts
+    d_model: int = 64  # transformer width
+    n_layers: int = 2  # transformer blocks
+    n_heads: int = 4  # attention heads (divide d_model)
+    d_mlp: int = 256  # hidden width of each block's MLP
     prefix_mod: int = 0  # > 0: an input embedding of the running token sum modulo prefix_mod (see below)
 
     def __post_init__(self):
         for name in ("vocab", "length", "n_prompts", "d_model", "n_layers", "n_heads", "d_mlp", "prefix_mod"):
-            value = getattr(self, name)
-            low = {"vocab": 2, "prefix_mod": 0}.get(name, 1)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"LMConfig.{name} must be an int >= {low}, got {value!r}")
+            validate.integer(f"LMConfig.{name}", getattr(self, name), {"vocab": 2, "prefix_mod": 0}.get(name, 1))
         if self.d_model % self.n_heads:
             raise ValueError(f"LMConfig.d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
 
@@ -224,9 +223,9 @@ def sft_loss(config: LMConfig, params, prompt: jax.Array, y: jax.Array) -> jax.A
     return -token_logprobs(config, params, prompt, y).mean()
 
 
-@functools.partial(jax.jit, static_argnames=("config", "data_fn", "steps", "batch", "lr"))
-def _sft(config, params, key, data_fn, steps, batch, lr):
-    tx = optax.adam(lr)
+@functools.partial(jax.jit, static_argnames=("config", "data_fn", "steps", "batch", "learning_rate"))
+def _sft(config, params, key, data_fn, steps, batch, learning_rate):
+    tx = optax.adam(learning_rate)
 
     def step(carry, k):
         params, opt = carry
@@ -240,10 +239,10 @@ def _sft(config, params, key, data_fn, steps, batch, lr):
 
 
 def sft(config: LMConfig, params, key: jax.Array, data_fn: Callable, steps: int = 100, batch: int = 64,
-        lr: float = 1e-3):
+        learning_rate: float = 1e-3):
     """Supervised fine-tuning on data generated in code: `steps` Adam steps on batches of data_fn.
     Returns (params, losses float32[steps]). The result is the reference policy ρ of the learners."""
     for name, value in (("steps", steps), ("batch", batch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"sft {name} must be an int >= 1, got {value!r}")
-    return _sft(config, params, key, data_fn, int(steps), int(batch), float(lr))
+    return _sft(config, params, key, data_fn, int(steps), int(batch), float(learning_rate))

@@ -1,7 +1,7 @@
 """A self-play run on the language model: reference by SFT, iterations, metrics, orbax iterates.
 
     judge = make_judge("cycle")
-    result = run_selfplay(lm.LMConfig(prefix_mod=3), judge, LearnerConfig(algo="sppo"), iterations=30,
+    result = run_selfplay(lm.LMConfig(prefix_mod=3), judge, LearnerConfig(algorithm="sppo"), iterations=30,
                           key=jax.random.PRNGKey(0), out_dir="out/prefgame")
     result.metrics[-1]["exploitability_average"]     # of the mixture of iterates 1..T
     result.population()                              # iterates π_0 = ρ, π_1..π_T stacked [T + 1, ...]
@@ -16,7 +16,6 @@ judge), class_marginal (class judges, prompt 0), seconds.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from algorithms import run_folder, validate
 from algorithms.evaluation.game import stack
 from algorithms.preference import judges, lm, metrics
 from algorithms.preference.learners import LearnerConfig, make_learner
@@ -122,17 +122,15 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
                  key: jax.Array, *, reference=None, sft_steps: int = 50, eval_samples: int = 4096,
                  out_dir: str | os.PathLike | None = None,
                  callback: Callable[[int, dict], None] | None = None) -> RunResult:
-    """Run `iterations` iterations of `learner_config.algo` from ρ (`reference`, or `make_reference`).
+    """Run `iterations` iterations of `learner_config.algorithm` from ρ (`reference`, or `make_reference`).
 
     Measures every iterate with `eval_samples` samples (>= 4096 for exploitability to ±0.01). With
     out_dir: writes out_dir/metrics.jsonl (one line per iteration, rewritten from scratch), the
     iterates as orbax checkpoints out_dir/iterates/iterate_NNNN (0 is ρ) and out_dir/config.json.
     `callback(t, metrics)` is called after every iteration (progress bars).
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
-        raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
-    if isinstance(eval_samples, bool) or not isinstance(eval_samples, (int, np.integer)) or eval_samples < 4:
-        raise ValueError(f"eval_samples must be an int >= 4, got {eval_samples!r}")
+    validate.integer("iterations", iterations, 1)
+    validate.integer("eval_samples", eval_samples, 4)
     k_ref, k_run = jax.random.split(key)
     learner = make_learner(config, judge, learner_config)  # checks vocabularies and lengths
     if reference is None:
@@ -141,10 +139,10 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
         (out / "iterates").mkdir(parents=True, exist_ok=True)
-        (out / "metrics.jsonl").write_text("")
-        (out / "config.json").write_text(json.dumps(dict(lm=dataclasses.asdict(config),
-                                                         learner=dataclasses.asdict(learner_config),
-                                                         judge=judge.name, iterations=int(iterations)), indent=1))
+        run_folder.write_rows(out / "metrics.jsonl", [])
+        run_folder.write_json(out / "config.json", dict(lm=dataclasses.asdict(config),
+                                                        learner=dataclasses.asdict(learner_config),
+                                                        judge=judge.name, iterations=int(iterations)))
         save_iterate(out / "iterates", 0, reference)
     iterates, rows, marginals, best_values = [reference], [], [], []
     for t in range(1, iterations + 1):
@@ -153,14 +151,13 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
         state, learner_metrics = learner.update(state, k_step)
         jax.block_until_ready(state.params)
         seconds = time.perf_counter() - start
-        row = dict(iteration=t, algo=learner_config.algo, loss=float(learner_metrics["loss"]), seconds=seconds)
+        row = dict(iteration=t, algorithm=learner_config.algorithm, loss=float(learner_metrics["loss"]), seconds=seconds)
         row.update(_measure(config, judge, state.params, reference, k_eval, int(eval_samples), marginals, best_values))
         iterates.append(state.params)
         rows.append(row)
         if out is not None:
             save_iterate(out / "iterates", t, state.params)
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            run_folder.append_row(out / "metrics.jsonl", row)
         if callback is not None:
             callback(t, row)
     return RunResult(iterates=iterates, metrics=rows, marginals=np.asarray(marginals) if marginals else None,

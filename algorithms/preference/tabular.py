@@ -31,13 +31,13 @@ from flax import struct
 from algorithms.preference.judges import check_preference
 from algorithms.ratings import exploitability  # noqa: F401  (re-exported: exploitability(P, π))
 
-ALGORITHMS = ("sppo", "nash_md", "inpo", "dpo", "ipo")
+TABULAR_ALGORITHMS = ("sppo", "nash_md", "inpo", "dpo", "ipo")
 DEFAULTS = {
     "sppo": dict(eta=0.1),
     "nash_md": dict(eta=0.1, tau=0.1),
     "inpo": dict(eta=1.0, tau=0.1),
-    "dpo": dict(beta=0.1, lr=0.05),
-    "ipo": dict(tau=0.1, lr=0.05),
+    "dpo": dict(beta=0.1, learning_rate=0.05),
+    "ipo": dict(tau=0.1, learning_rate=0.05),
 }
 
 
@@ -108,7 +108,7 @@ def _run(algorithm: str, p: jax.Array, log_ref: jax.Array, data: jax.Array, step
             loss = functools.partial(dpo_population_loss, log_ref=log_ref, weights=weights, beta=hyper["beta"])
         else:
             loss = functools.partial(ipo_population_loss, log_ref=log_ref, weights=weights, tau=hyper["tau"])
-        tx = optax.adam(hyper["lr"])
+        tx = optax.adam(hyper["learning_rate"])
 
         def body(carry, _):
             logits, opt = carry
@@ -166,10 +166,10 @@ def tabular_selfplay(algorithm: str, preference, reference=None, steps: int = 10
 
     preference: float[K, K] with P[i, j] = P(i ≻ j), antisymmetric (K >= 2); reference: float[K] ρ,
     all entries > 0 (default uniform); steps: T >= 1. Hyper-parameters (defaults in `DEFAULTS`):
-    eta, tau, beta, lr; DPO and IPO also take `data`, the distribution μ of the pairs (default ρ).
+    eta, tau, beta, learning_rate; DPO and IPO also take `data`, the distribution μ of the pairs (default ρ).
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
+    if algorithm not in TABULAR_ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; allowed: {', '.join(TABULAR_ALGORITHMS)}")
     p = check_preference(preference)
     k = p.shape[0]
     ref = np.full(k, 1.0 / k) if reference is None else _check_distribution("reference", reference, k)

@@ -1,0 +1,190 @@
+"""`gigastep-jax train`, `eval` and `render`: battles from the shell.
+
+The train flags are generated from `TrainConfig` and `runner.RunOptions` (`flags.py`), so every
+field of the learner is reachable and has one default, the dataclass's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from algorithms import run_folder, validate
+from algorithms.cli import flags
+from gigastep_jax.policies import SCRIPTED
+
+SCENARIO_HELP = "a name from gigastep_jax.list_scenarios()"
+DEFAULT_SCENARIO = "identical_5_vs_5_fobs_vec_void_disc"
+
+
+def _render(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    import gigastep_jax as gj
+
+    for flag in ("scale", "fps"):
+        validate.integer(f"--{flag}", getattr(args, flag), 1)
+    if args.max_steps is not None:
+        validate.integer("--max-steps", args.max_steps, 1)
+    env = gj.make(args.scenario)  # unknown names raise ValueError with close matches
+    policy = gj.policies.by_team(gj.policies.get(args.team_a), gj.policies.get(args.team_b))
+    states, final = gj.render.play(env, jax.random.PRNGKey(args.seed), policy, args.max_steps)
+    frames = gj.render.render_states(env, states, scale=args.scale)
+    path = gj.render.save_gif(frames, args.out, fps=args.fps)
+    alive = np.asarray(env.team_alive(jax.tree_util.tree_map(lambda a: a[-1], states)))
+    winner = {0: "team A", 1: "team B", -1: "nobody (draw or time-out)"}[int(final["winner"])]
+    outcome = dict(
+        scenario=args.scenario,
+        team_a=args.team_a,
+        team_b=args.team_b,
+        seed=args.seed,
+        steps=final["length"],
+        terminated=bool(final["terminated"]),
+        truncated=bool(final["truncated"]),
+        winner=int(final["winner"]),
+        alive_a=int(alive[0]),
+        alive_b=int(alive[1]),
+        gif=str(path),
+    )
+    run_folder.write_json(Path(args.out).with_suffix(".json"), outcome)
+    print(json.dumps(outcome))
+    print(f"{args.team_a} (A) vs {args.team_b} (B): winner {winner} after {final['length']} steps; GIF at {path}",
+          file=sys.stderr)
+    return 0
+
+
+EVAL_SPEC_HELP = (
+    f"a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of {', '.join(SCRIPTED)} "
+    "(e.g. random,circler,chaser,chaser:eps=0.5)"
+)
+
+
+def _eval_population(policies: str, scenario: str):
+    """POLICIES argument -> (env, game, stacked params, names).
+
+    A run directory (from `gigastep-jax train`) gives its checkpoints plus the scripted policies
+    random and chaser, on the run's own scenario; otherwise a list of scripted specs on `scenario`.
+    """
+    import gigastep_jax as gj
+    from algorithms.evaluation import game, scripted
+
+    if Path(policies).is_dir():
+        from algorithms.marl import runner
+
+        return runner.run_population(policies)
+    env = gj.make(scenario)  # unknown names raise ValueError with close matches
+    population, names = scripted.scripted_population([s for s in policies.split(",")])
+    return env, game.BattleGame(env, scripted.scripted_apply), population, names
+
+
+def _eval(args: argparse.Namespace) -> int:
+    validate.integer("--games", args.games, 1)
+    if args.max_steps is not None:
+        validate.integer("--max-steps", args.max_steps, 1)
+    env, game, population, names = _eval_population(args.policies, args.scenario)
+
+    import jax
+    from rich.console import Console
+    from rich.table import Table
+
+    from algorithms import evaluation
+    from algorithms.evaluation.game import BattleGame
+
+    args.scenario = env.name
+    out = Path(args.out)
+    console = Console(stderr=True)
+    if args.max_steps is not None:
+        game = BattleGame(env, game.apply_fn, max_steps=args.max_steps)
+    p = len(names)
+    with console.status(f"compiling and playing {p}x{p} pairs x {args.games} battles of {args.scenario} ..."):
+        matrix = evaluation.payoff_matrix(game, population, args.games, jax.random.PRNGKey(args.seed), names=names)
+    with console.status("ratings, Nash equilibrium and figures ..."):
+        report = evaluation.evaluation_report(matrix)
+        report.update(scenario=args.scenario, games_per_pair=args.games, seed=args.seed)
+        paths = evaluation.save_report(matrix, report, out)
+        figures = evaluation.write_figures(matrix, report, out)
+
+    table = Table(title=f"{args.scenario}: {p} policies, {args.games} battles per ordered pair (seed {args.seed})")
+    for column in ("policy", "Elo", "Bradley-Terry [95 %]", "Nash weight", "exploitability", "mean win rate"):
+        table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
+    for i, name in enumerate(names):
+        lo, hi = report["bradley_terry_interval"][i]
+        table.add_row(
+            name,
+            f"{report['elo'][i]:.0f}",
+            f"{report['bradley_terry'][i]:.0f} [{lo:.0f}, {hi:.0f}]",
+            f"{report['nash_strategy'][i]:.3f}",
+            f"{report['exploitability'][i]:.3f}",
+            f"{report['mean_win_rate'][i]:.3f}",
+        )
+    stdout = Console()
+    if not stdout.is_terminal:  # piped or captured: no 80-column wrapping of the table
+        stdout = Console(width=160)
+    stdout.print(table)
+    files = [str(v) for v in paths.values()] + list(figures.values())
+    console.print(f"Nash value {report['nash_value']:.3f}; wrote {', '.join(files)}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from algorithms.marl import runner
+    from algorithms.marl.config import TrainConfig
+
+    config = flags.build(args, TrainConfig)
+    options = flags.build(args, runner.RunOptions)
+    console = Console(stderr=True)
+    console.print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} env-steps "
+                  f"= {config.num_updates * config.steps_per_update:,} env-steps, {config.checkpoints} checkpoints "
+                  f"-> {args.out}")
+    summary = runner.train(config, args.out, resume=args.resume, **vars(options))
+    final = summary.get("final_eval", {})
+    if final:
+        console.print("final policy (wins/draws/losses): " + ", ".join(
+            f"vs {k} {v['wins']}/{v['draws']}/{v['losses']}" for k, v in final.items()))
+    cross = summary.get("crossplay")
+    if cross:
+        console.print(f"latest checkpoint vs first: score {cross['latest_vs_first']:.3f} (draws count 1/2); figures: "
+                      + ", ".join(cross["figures"].values()))
+    print(json.dumps(dict(run=summary["run"], final_eval={k: v["win_rate"] for k, v in final.items()},
+                          latest_vs_first=cross["latest_vs_first"] if cross else None)))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Register render, train and eval on the `gigastep-jax` sub-command parsers."""
+    from algorithms.marl import runner
+    from algorithms.marl.config import TrainConfig
+
+    render = sub.add_parser("render", help="play one battle of scripted teams and write a GIF")
+    render.add_argument("scenario", help=SCENARIO_HELP)
+    render.add_argument("--out", default="battle.gif", help="GIF path (the outcome goes beside it as .json)")
+    render.add_argument("--team-a", default="chaser", choices=SCRIPTED)
+    render.add_argument("--team-b", default="random", choices=SCRIPTED)
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
+    render.add_argument("--scale", type=int, default=3, help="pixels per observation pixel")
+    render.add_argument("--fps", type=int, default=20)
+    render.set_defaults(func=_render)
+
+    tr = sub.add_parser("train", help="self-play MAPPO/IPPO: checkpoints, metrics, cross-play figures")
+    tr.add_argument("--out", default="runs/identical_5_vs_5", help="run folder (checkpoints, metrics, figures)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    flags.add_flags(tr, TrainConfig, aliases=dict(total_steps=("--steps",), learning_rate=("--lr",)),
+                    group="learner (TrainConfig)")
+    flags.add_flags(tr, runner.RunOptions, group="evaluation during the run (RunOptions)")
+    tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")
+    ev.add_argument("policies", metavar="POLICIES",
+                    help=EVAL_SPEC_HELP + "; or a RUN_DIR of gigastep-jax train (its checkpoints, random and chaser)")
+    ev.add_argument("--scenario", default=DEFAULT_SCENARIO, help=SCENARIO_HELP)
+    ev.add_argument("--games", type=int, default=64, help="battles per ordered pair (half with each policy as team A)")
+    ev.add_argument("--out", default="out/eval", help="folder for matrix.json/.csv, report.json and the figures")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
+    ev.set_defaults(func=_eval)
