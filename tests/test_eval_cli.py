@@ -59,7 +59,7 @@ def test_eval_of_a_folder_without_checkpoints_exits_2(tmp_path, capsys):
     assert "holds no checkpoints" in err and "gigastep-jax train" in err
 
 
-@pytest.mark.parametrize("args, message", [(["--games", "0"], "--games must be >= 1"),
+@pytest.mark.parametrize("args, message", [(["--games", "0"], "--games must be an int >= 1, got 0"),
                                            (["--scenario", "identical_5_vs_5_nope"], "identical_5_vs_5")])
 def test_eval_bad_options_exit_2(tmp_path, capsys, args, message):
     assert main(["eval", "random,chaser", "--out", str(tmp_path), *args]) == 2

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -320,42 +319,41 @@ def test_sharded_run_equals_one_device_run():
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def _cli(args, **kw):
-    return [sys.executable, "-m", "algorithms.cli", "train", *args]
-
-
 TINY_ARGS = ["--scenario", TINY.scenario, "--num-envs", "16", "--rollout-steps", "8", "--epochs", "1",
              "--minibatches", "2", "--hidden", "16", "--pool-size", "2", "--snapshot-every", "1", "--opponent-groups", "2",
              "--checkpoints", "4", "--steps", str(16 * 8 * 4), "--eval-games", "0", "--final-games", "0",
              "--crossplay-games", "0"]
 
+# A run of the command line's configuration that kills itself (SIGKILL, no clean-up) right after
+# the checkpoint and metrics row of chunk 2 are written.
+KILLED_AT_2 = """
+import os, signal
+from algorithms.marl import runner
+from algorithms.marl.config import TrainConfig
+kill = lambda row: row["chunk"] == 2 and os.kill(os.getpid(), signal.SIGKILL)
+runner.train(TrainConfig.from_dict({cfg}), {out!r}, eval_games=0, final_games=0, crossplay_games=0, progress=False,
+             on_chunk=kill)
+"""
 
-def test_killed_run_resumes_to_the_same_parameters(tmp_path):
+
+def test_killed_run_resumes_to_the_same_parameters(tmp_path, capsys):
+    from algorithms.cli import build_parser, flags, main
+
     killed = tmp_path / "killed"
-    env = dict(os.environ, GIGASTEP_JAX_TEST_PAUSE="3")
-    proc = subprocess.Popen(_cli(TINY_ARGS + ["--out", str(killed)]), cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while time.time() < deadline and 2 not in checkpoint.steps(killed / "checkpoints"):
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-run: during the pause or the next chunk
-    proc.wait()
-    done = checkpoint.steps(killed / "checkpoints")
-    assert 2 <= done[-1] < 4, done
-    again = subprocess.run(_cli(TINY_ARGS + ["--out", str(killed)]), cwd=REPO, capture_output=True, text=True)
-    assert again.returncode == 2 and "--resume" in again.stderr  # refuses to overwrite a run
-    resumed = subprocess.run(_cli(TINY_ARGS + ["--out", str(killed), "--resume"]), cwd=REPO, capture_output=True,
-                             text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-
-    # The same run never killed (the configuration the command line built, read back from the run).
-    cfg = checkpoint.saved_config(killed / "checkpoints", 4)
+    cfg = flags.build(build_parser().parse_args(["train", *TINY_ARGS]), TrainConfig)
     assert cfg.opponent_groups == 2 and cfg.checkpoints == 4
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_2.format(cfg=repr(cfg.to_dict()), out=str(killed))],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert checkpoint.steps(killed / "checkpoints") == [1, 2]
+    assert main(["train", *TINY_ARGS, "--out", str(killed)]) == 2  # refuses to overwrite a run
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", *TINY_ARGS, "--out", str(killed), "--resume"]) == 0
+
+    # The same run never killed.
     clean = tmp_path / "clean"
     runner.train(cfg, clean, eval_games=0, final_games=0, crossplay_games=0, progress=False)
-    learner = make_learner(cfg)
-    like = learner.init(jax.random.PRNGKey(0))
+    like = make_learner(cfg).init(jax.random.PRNGKey(0))
     a, _ = checkpoint.restore(clean / "checkpoints", 4, like)
     b, _ = checkpoint.restore(killed / "checkpoints", 4, like)
     for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
@@ -365,9 +363,7 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     assert [r["chunk"] for r in rows] == [1, 2, 3, 4]  # no chunk twice, none missing
 
     # the run folder is a population for `gigastep-jax eval`: its checkpoints and the scripted policies
-    ev = subprocess.run([sys.executable, "-m", "algorithms.cli", "eval", str(killed), "--games", "4", "--max-steps", "30",
-                         "--out", str(tmp_path / "eval")], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert ev.returncode == 0, ev.stderr[-3000:]
+    assert main(["eval", str(killed), "--games", "4", "--max-steps", "30", "--out", str(tmp_path / "eval")]) == 0
     matrix = json.loads((tmp_path / "eval" / "matrix.json").read_text())
     assert matrix["names"] == ["ckpt1", "ckpt2", "ckpt3", "ckpt4", "random", "chaser"]
 

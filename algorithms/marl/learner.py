@@ -153,6 +153,15 @@ class Learner:
         """`updates` compiled once; the state's buffers are donated (updated in place)."""
         return jax.jit(self.updates, donate_argnums=0)
 
+    def compiled_chunk(self, state: TrainState):
+        """`chunk` compiled ahead of time for states shaped and placed like `state` (so a run can time
+        compilation apart); compiled once per layout, then shared."""
+        layout = str(jax.tree_util.tree_map(lambda a: (a.shape, a.dtype, getattr(a, "sharding", None)), state))
+        cache = self.__dict__.setdefault("_compiled", {})
+        if layout not in cache:
+            cache[layout] = self.chunk.lower(state).compile()
+        return cache[layout]
+
     def run(self, state: TrainState) -> TrainState:
         """Every chunk of the run in one jittable function (no checkpoints); vmappable over states."""
         return jax.lax.fori_loop(0, self.config.checkpoints, lambda _, s: self.updates(s)[0], state)
@@ -167,7 +176,21 @@ def make_optimiser(config: TrainConfig) -> optax.GradientTransformation:
 
 
 def make_learner(config: TrainConfig) -> Learner:
-    """The learner of `config`; ValueError naming the field for a bad value, before anything compiles."""
+    """The learner of `config`; ValueError naming the field for a bad value, before anything compiles.
+
+    Learners are immutable and cached by their (hashable) config, so every caller of one config in
+    a process shares one learner and its compiled functions (`chunk`, `compiled_chunk`)."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"make_learner takes a TrainConfig, got {type(config).__name__}")
+    try:
+        hash(config)
+    except TypeError:
+        raise ValueError(f"TrainConfig fields must be hashable (tuples, not lists): {config}") from None
+    return _make_learner(config)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_learner(config: TrainConfig) -> Learner:
     env = check(config)
     match = make_matchmaking(config, env)
     ac = make_actor_critic(env, encoder=config.encoder, hidden=config.hidden, centralised=config.critic == "mappo",

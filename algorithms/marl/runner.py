@@ -120,7 +120,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
         # Compiled ahead of the clock, so wall_s and env_steps_per_s are training alone and the
         # compile time is a figure of its own (the first row's compile_s).
         t0 = time.perf_counter()
-        chunk = learner.chunk.lower(state).compile() if start < end else None
+        chunk = learner.compiled_chunk(state) if start < end else None
         compile_s = time.perf_counter() - t0
         for c in range(start, end):
             t0 = time.perf_counter()
