@@ -70,6 +70,14 @@ class Learner:
     tx: optax.GradientTransformation
 
     def init(self, key: jax.Array) -> TrainState:
+        """A fresh run's state: parameters, optimiser, environments, an empty pool (compiled once)."""
+        return self._compiled_init(key)
+
+    @functools.cached_property
+    def _compiled_init(self):
+        return jax.jit(self._init)
+
+    def _init(self, key: jax.Array) -> TrainState:
         k_params, k_env, k_run = jax.random.split(key, 3)
         params = self.ac.init(k_params)
         obs, env_state = self.batched.reset(k_env)
@@ -153,15 +161,6 @@ class Learner:
         """`updates` compiled once; the state's buffers are donated (updated in place)."""
         return jax.jit(self.updates, donate_argnums=0)
 
-    def compiled_chunk(self, state: TrainState):
-        """`chunk` compiled ahead of time for states shaped and placed like `state` (so a run can time
-        compilation apart); compiled once per layout, then shared."""
-        layout = str(jax.tree_util.tree_map(lambda a: (a.shape, a.dtype, getattr(a, "sharding", None)), state))
-        cache = self.__dict__.setdefault("_compiled", {})
-        if layout not in cache:
-            cache[layout] = self.chunk.lower(state).compile()
-        return cache[layout]
-
     def run(self, state: TrainState) -> TrainState:
         """Every chunk of the run in one jittable function (no checkpoints); vmappable over states."""
         return jax.lax.fori_loop(0, self.config.checkpoints, lambda _, s: self.updates(s)[0], state)
@@ -179,7 +178,7 @@ def make_learner(config: TrainConfig) -> Learner:
     """The learner of `config`; ValueError naming the field for a bad value, before anything compiles.
 
     Learners are immutable and cached by their (hashable) config, so every caller of one config in
-    a process shares one learner and its compiled functions (`chunk`, `compiled_chunk`)."""
+    a process shares one learner and its compiled functions (`chunk`)."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"make_learner takes a TrainConfig, got {type(config).__name__}")
     try:

@@ -14,6 +14,7 @@ by `algorithms.run_folder` (atomically).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -76,7 +77,7 @@ def _open(config: TrainConfig, out: Path, resume: bool) -> tuple[Learner, TrainS
         raise ValueError(f"{out} already holds a run ({len(done)} checkpoints): pass --resume to continue it, "
                          f"or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    state = jax.jit(learner.init)(jax.random.PRNGKey(config.seed))
+    state = learner.init(jax.random.PRNGKey(config.seed))
     start = 0
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
@@ -117,20 +118,18 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
     end = config.checkpoints if stop_after is None else min(config.checkpoints, start + stop_after)
     with _progress(progress) as bar:
         task = bar.add_task("training", total=config.checkpoints, completed=start, info="compiling ...")
-        # Compiled ahead of the clock, so wall_s and env_steps_per_s are training alone and the
-        # compile time is a figure of its own (the first row's compile_s).
-        t0 = time.perf_counter()
-        chunk = learner.compiled_chunk(state) if start < end else None
-        compile_s = time.perf_counter() - t0
         for c in range(start, end):
-            t0 = time.perf_counter()
-            state, sums = chunk(state)
-            jax.block_until_ready(state.params)
-            chunk_s = time.perf_counter() - t0
+            # JAX reports its own tracing and compile time, so wall_s and env_steps_per_s are
+            # training alone and a chunk that compiled says how long that took (compile_s).
+            with _compile_seconds() as compile_s:
+                t0 = time.perf_counter()
+                state, sums = learner.chunk(state)
+                jax.block_until_ready(state.params)
+                chunk_s = time.perf_counter() - t0 - compile_s[0]
             elapsed += chunk_s
             row = _row(config, state, sums, c + 1, chunk_s, elapsed)
-            if c == start:
-                row["compile_s"] = round(compile_s, 2)
+            if compile_s[0]:
+                row["compile_s"] = round(compile_s[0], 2)
             if eval_games:
                 ev = evaluator.vs_scripted(state.params["actor"], jax.random.PRNGKey(1_000_000 + c), eval_games)
                 row.update({f"eval_vs_{k}": v["win_rate"] for k, v in ev.items()})
@@ -152,7 +151,7 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
     """The last policy against the scripted policies, and the cross-play of every checkpoint with figures."""
     ckpt_dir = out / "checkpoints"
     steps = checkpoint.steps(ckpt_dir)
-    like = jax.jit(learner.init)(jax.random.PRNGKey(0))
+    like = learner.init(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     result = {}
     if final_games:
@@ -169,6 +168,22 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
         result["crossplay"] = dict(latest_vs_first=float(rate[-1, 0]), vs_first=[float(r) for r in rate[:, 0]],
                                    figures=figures)
     return result
+
+
+@contextlib.contextmanager
+def _compile_seconds():
+    """[seconds] JAX spent tracing, lowering and compiling inside the block (its own events)."""
+    total = [0.0]
+
+    def listen(event: str, seconds: float, **_):
+        if event.startswith("/jax/core/compile/"):
+            total[0] += seconds
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield total
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
 
 
 def _progress_info(row: dict) -> str:
@@ -195,7 +210,7 @@ def run_population(run_dir: str | Path, scripted: tuple[str, ...] = ("random", "
                                          f"gigastep-jax train)")
     config = checkpoint.saved_config(ckpt_dir, steps[-1])
     learner = make_learner(config)
-    like = jax.jit(learner.init)(jax.random.PRNGKey(0))
+    like = learner.init(jax.random.PRNGKey(0))
     actors = [checkpoint.restore(ckpt_dir, s, like)[0].params["actor"] for s in steps]
     members = [population.network_member(a) for a in actors]
     members += [population.scripted_member(like.params["actor"], name) for name in scripted]
