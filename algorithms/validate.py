@@ -17,20 +17,21 @@ from typing import Sequence
 import numpy as np
 
 
+def _range(low, high, low_open: bool = False, fmt=str) -> str:
+    """" in [low, high]", " >= low", " <= high" or "": the allowed range, for an error message."""
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{fmt(low)}, {fmt(high)}]"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {fmt(low)}"
+    return "" if high is None else f" <= {fmt(high)}"
+
+
 def integer(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An int (numpy ints too; not a bool) within [minimum, maximum]."""
+    """An int (numpy ints too; not a bool) in [minimum, maximum]."""
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
     ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     if not ok:
-        if minimum is not None and maximum is not None:
-            allowed = f"an int in {minimum}..{maximum}"
-        elif minimum is not None:
-            allowed = f"an int >= {minimum}"
-        elif maximum is not None:
-            allowed = f"an int <= {maximum}"
-        else:
-            allowed = "an int"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        raise ValueError(f"{name} must be an int{_range(minimum, maximum)}, got {value!r}")
     return int(value)
 
 
@@ -44,15 +45,8 @@ def number(name: str, value, *, low: float | None = None, high: float | None = N
     if ok and high is not None:
         ok = value <= high
     if not ok:
-        if low is not None and high is not None:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        elif low is not None:
-            allowed = f"{'>' if low_open else '>='} {low:g}"
-        elif high is not None:
-            allowed = f"<= {high:g}"
-        else:
-            allowed = ""
-        raise ValueError(f"{name} must be a finite number{' ' + allowed if allowed else ''}, got {value!r}")
+        allowed = _range(low, high, low_open, fmt=lambda v: f"{v:g}")
+        raise ValueError(f"{name} must be a finite number{allowed}, got {value!r}")
     return float(value)
 
 
