@@ -1,6 +1,6 @@
 """The preference game: LLM self-play (SPPO, SPO, INPO, Nash-MD) and DPO / IPO / SimPO baselines.
 
-Two levels of the same algorithms (facts, losses and ground truth in PREFERENCE.md):
+Two levels of the same algorithms (facts, losses and ground truth in docs/PREFERENCE.md):
 - exact: `tabular_selfplay(algorithm, preference, reference, steps, **hyper)` on a K×K preference
   matrix, with `exploitability(preference, policy)` (that of `algorithms.ratings`);
 - sampled, on a small flax language model (`lm`): judges written in code (`judges`), a learned
@@ -19,9 +19,9 @@ from algorithms.preference.tabular import (TABULAR_ALGORITHMS, SelfPlayResult, d
                                            kl_regularised_nash, tabular_selfplay)
 
 __all__ = [
-    "ALGORITHMS", "TABULAR_ALGORITHMS", "BIASED_RPS", "Judge", "LMConfig", "LearnerConfig", "LearnerState", "PreferenceGame",
+    "ALGORITHMS", "BIASED_RPS", "Judge", "LMConfig", "LearnerConfig", "LearnerState", "PreferenceGame",
     "RunResult", "SelfPlayResult", "bradley_terry", "check_judge", "check_preference", "class_cycle",
     "dpo_optimum", "exploitability", "ipo_optimum", "kl_regularised_nash", "load_iterates", "make_judge",
-    "make_learner", "make_reference", "mix", "run_selfplay", "skew_symmetric", "tabular_selfplay",
+    "make_learner", "make_reference", "mix", "run_selfplay", "skew_symmetric", "TABULAR_ALGORITHMS", "tabular_selfplay",
     "with_noise", "with_ties",
 ]

@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# P = ½ + A / 4 with A the biased rock-paper-scissors payoff (PREFERENCE.md, testbed a).
+# P = ½ + A / 4 with A the biased rock-paper-scissors payoff
+# (docs/PREFERENCE.md#testbed-a-biased-rock-paper-scissors-bandit).
 BIASED_RPS = 0.5 + np.array([[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-2.0, 1.0, 0.0]]) / 4.0
 PROB_TOL = 1e-5  # tolerance of check_judge on P + P' = 1 and P in [0, 1] (float32 judges)
 

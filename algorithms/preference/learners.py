@@ -81,7 +81,7 @@ class LearnerConfig:
     @property
     def sample_source(self) -> str:
         """Whose samples an iteration learns from: DPO, IPO and SimPO by default learn from pairs of
-        the reference (the offline data of the DPO paper, whose optimum PREFERENCE.md gives); every
+        the reference (the offline data of the DPO paper, whose optimum docs/PREFERENCE.md gives); every
         other method, and these with pairs_from="policy", from π_t (online)."""
         if self.pairs_from is not None:
             return self.pairs_from

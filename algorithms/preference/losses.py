@@ -1,4 +1,4 @@
-"""The preference losses (PREFERENCE.md), each a small function of sequence log-probabilities.
+"""The preference losses (docs/PREFERENCE.md#losses-and-updates), each a small function of sequence log-probabilities.
 
 Shapes: every argument is float32[B] over B sequences or pairs (w the preferred response, l the other
 one); each returns the mean loss float32[]. Log-probabilities are summed over tokens unless named

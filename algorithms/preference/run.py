@@ -151,7 +151,8 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
         state, learner_metrics = learner.update(state, k_step)
         jax.block_until_ready(state.params)
         seconds = time.perf_counter() - start
-        row = dict(iteration=t, algorithm=learner_config.algorithm, loss=float(learner_metrics["loss"]), seconds=seconds)
+        row = dict(iteration=t, algorithm=learner_config.algorithm, loss=float(learner_metrics["loss"]),
+                   seconds=seconds)
         row.update(_measure(config, judge, state.params, reference, k_eval, int(eval_samples), marginals, best_values))
         iterates.append(state.params)
         rows.append(row)

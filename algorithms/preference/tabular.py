@@ -5,7 +5,7 @@
     result.history                       # float32[steps + 1, K]: π_0 = reference, π_1, ..., π_T
     exploitability(preference, result.average)   # = algorithms.ratings.exploitability
 
-Updates (PREFERENCE.md), with P(y ≻ π) = (P π)_y:
+Updates (docs/PREFERENCE.md#losses-and-updates), with P(y ≻ π) = (P π)_y:
 - "sppo":    π_{t+1} ∝ π_t · exp(η P(y ≻ π_t))                       (multiplicative weights)
 - "nash_md": π^μ ∝ π_t^{1−ητ} ρ^{ητ};  π_{t+1} ∝ π^μ · exp(η P(y ≻ π^μ))
 - "inpo":    π_{t+1} ∝ π_t^{1−τ/η} ρ^{τ/η} exp(P(y ≻ π_t)/η)            (fixed point π*_τ)
