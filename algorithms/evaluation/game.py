@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gigastep_jax as gj
+from algorithms import validate
 
 Params = Any
 RESET_FOLD = 2**31 - 1  # reset key = fold_in(game_key, RESET_FOLD); step t uses fold_in(game_key, t)
@@ -79,9 +80,7 @@ def pair_key(key: jax.Array, i, j) -> jax.Array:
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"the number of games n must be an int >= 1, got {n!r}")
-    return int(n)
+    return validate.integer("the number of games n", n, 1)
 
 
 def _matrix_of(play_one: Callable, key, population_a, population_b) -> jax.Array:
@@ -171,7 +170,7 @@ class MatrixGame(Game):
     """
 
     def __init__(self, payoff, names: Sequence[str] | None = None):
-        from algorithms.ratings import check_payoff
+        from algorithms.evaluation.checks import check_payoff
 
         payoff = np.asarray(payoff, np.float64)
         check_payoff(payoff, symmetric=True)
@@ -228,10 +227,7 @@ class BattleGame(Game):
     def __init__(self, env: gj.Env, apply_fn: ApplyFn, max_steps: int | None = None, *, early_exit: bool = True):
         self.env = env
         self.apply_fn = apply_fn
-        steps = env.scenario.max_steps if max_steps is None else max_steps
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
-        self.max_steps = int(steps)
+        self.max_steps = validate.integer("max_steps", env.scenario.max_steps if max_steps is None else max_steps, 1)
         self.early_exit = bool(early_exit)
         self.initial_memory = getattr(apply_fn, "initial_memory", None)
         self._rollout = jax.jit(self._rollout_impl, static_argnums=3)

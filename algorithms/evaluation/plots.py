@@ -66,7 +66,7 @@ def plot_winrate_vs_earlier(matrix, path) -> str:
     """For each policy i > 0 (x, in population / checkpoint order): its win rate over all its games
     against the earlier policies j < i with that rate's 95 % Wilson interval (shaded), and its win
     rate against each single earlier policy as a dot; ½ marked."""
-    from algorithms.ratings import wilson_interval
+    from algorithms.evaluation.intervals import wilson_interval
 
     rate = np.asarray(matrix.win_rate, np.float64)
     wins, games = np.nan_to_num(np.asarray(matrix.wins, np.float64)), np.asarray(matrix.n_games, np.float64)

@@ -20,7 +20,6 @@ import orbax.checkpoint as ocp
 
 from algorithms.marl.config import TrainConfig
 
-
 logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers are noise here
 
 

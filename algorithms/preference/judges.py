@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from algorithms import validate
+
 # P = ½ + A / 4 with A the biased rock-paper-scissors payoff
 # (docs/PREFERENCE.md#testbed-a-biased-rock-paper-scissors-bandit).
 BIASED_RPS = 0.5 + np.array([[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-2.0, 1.0, 0.0]]) / 4.0
@@ -68,9 +70,7 @@ class Judge:
 
 # ----------------------------------------------------------------------------- validation
 def _check_vocab(vocab) -> int:
-    if isinstance(vocab, bool) or not isinstance(vocab, (int, np.integer)) or vocab < 2:
-        raise ValueError(f"vocab must be an int >= 2, got {vocab!r}")
-    return int(vocab)
+    return validate.integer("vocab", vocab, 2)
 
 
 def check_preference(preference, name: str = "preference") -> np.ndarray:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from algorithms import validate
 from algorithms.preference.judges import Judge
 
 
@@ -98,8 +99,7 @@ def train_judge(key: jax.Array, teacher: Judge, length: int, *, steps: int = 300
                 learning_rate: float = 3e-3, n_prompts: int = 1, features: int = 64, eval_pairs: int = 2048):
     """Fit a `PairwiseJudgeNet` to `teacher` on random pairs; returns (learned Judge, report) with
     report = {accuracy (held-out, `judge_accuracy`), final_loss, steps}."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    validate.integer("steps", steps, 1)
     net = PairwiseJudgeNet(teacher.vocab, int(length), int(n_prompts), int(features))
     k_init, k_fit, k_eval = jax.random.split(key, 3)
     dummy = jnp.zeros((int(length),), jnp.int32)

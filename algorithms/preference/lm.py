@@ -243,6 +243,5 @@ def sft(config: LMConfig, params, key: jax.Array, data_fn: Callable, steps: int 
     """Supervised fine-tuning on data generated in code: `steps` Adam steps on batches of data_fn.
     Returns (params, losses float32[steps]). The result is the reference policy ρ of the learners."""
     for name, value in (("steps", steps), ("batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"sft {name} must be an int >= 1, got {value!r}")
+        validate.integer(f"sft {name}", value, 1)
     return _sft(config, params, key, data_fn, int(steps), int(batch), float(learning_rate))

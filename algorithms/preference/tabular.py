@@ -3,7 +3,7 @@
     result = tabular_selfplay("sppo", preference, reference, steps=1000, eta=0.1)
     result.last, result.average          # float32[K] each
     result.history                       # float32[steps + 1, K]: π_0 = reference, π_1, ..., π_T
-    exploitability(preference, result.average)   # = algorithms.ratings.exploitability
+    exploitability(preference, result.average)   # = algorithms.evaluation.nash.exploitability
 
 Updates (docs/PREFERENCE.md#losses-and-updates), with P(y ≻ π) = (P π)_y:
 - "sppo":    π_{t+1} ∝ π_t · exp(η P(y ≻ π_t))                       (multiplicative weights)
@@ -28,8 +28,9 @@ import numpy as np
 import optax
 from flax import struct
 
+from algorithms import validate
+from algorithms.evaluation.nash import exploitability  # noqa: F401  (re-exported: exploitability(P, π))
 from algorithms.preference.judges import check_preference
-from algorithms.ratings import exploitability  # noqa: F401  (re-exported: exploitability(P, π))
 
 TABULAR_ALGORITHMS = ("sppo", "nash_md", "inpo", "dpo", "ipo")
 DEFAULTS = {
@@ -175,8 +176,7 @@ def tabular_selfplay(algorithm: str, preference, reference=None, steps: int = 10
     ref = np.full(k, 1.0 / k) if reference is None else _check_distribution("reference", reference, k)
     data = ref if hyper.get("data") is None else _check_distribution("data", hyper["data"], k)
     values = _check_hyper(algorithm, {h: v for h, v in hyper.items() if h != "data"})
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    validate.integer("steps", steps, 1)
     log_ref = jnp.asarray(np.log(ref), jnp.float32)
     logs = _run(algorithm, jnp.asarray(p, jnp.float32), log_ref, jnp.asarray(data, jnp.float32), int(steps),
                 {h: jnp.float32(v) for h, v in values.items()})
