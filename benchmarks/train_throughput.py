@@ -124,11 +124,11 @@ def measure(config: TrainConfig, seeds: int = 1, repeats: int = 3) -> dict:
     opponent = jax.jit(vm(lambda k, pool: _opponents(learner, k, pool)))(k_opp, state.pool)
 
     # the parts alone
-    rollout, rollout_c = _compile(vm(lambda s, o: rollout.rollout(learner, s, o)), state, opponent)
-    roll_state, traj, sums = jax.block_until_ready(rollout(state, opponent))
+    roll, rollout_c = _compile(vm(lambda s, o: rollout.rollout(learner, s, o)), state, opponent)
+    roll_state, traj, sums = jax.block_until_ready(roll(state, opponent))
     env_scan, env_c = _compile(vm(lambda k, s: _env_scan(learner, k, s)), k_env, state.env_state)
     learn, learn_c = _compile(vm(lambda s, tr, sm: _learn(learner, s, tr, sm)), roll_state, traj, sums)
-    rollout_s = _best(lambda: jax.block_until_ready(rollout(state, opponent)), repeats)
+    rollout_s = _best(lambda: jax.block_until_ready(roll(state, opponent)), repeats)
     env_s = _best(lambda: jax.block_until_ready(env_scan(k_env, state.env_state)), repeats)
     update_s = _best(lambda: jax.block_until_ready(learn(roll_state, traj, sums)), repeats)
     del roll_state, traj, sums
