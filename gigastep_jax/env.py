@@ -20,6 +20,7 @@ from gigastep_jax.maps import map_table
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
 N_DISCRETE_ACTIONS = 27
+NO_CONTROL = 13  # the discrete action (0, 0, 0); what an invalid discrete action does under jit
 SPAWN_REDRAWS = 3  # Gigastep re-draws clashing spawns this many times
 DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE = 1, 2, 3, 4  # info["death_cause"] codes
 
@@ -33,7 +34,9 @@ class Env:
         are clipped); reward float32[N]; done bool[N] (agent dead or episode over);
         info: terminated bool[] (a team is wiped out), truncated bool[] (time limit),
         winner int32[] (0 team A, 1 team B, -1 draw or none yet), death_cause int32[N] (0 alive or
-        dead before, 1 left the arena, 2 collision, 3 obstacle, 4 damage).
+        dead before, 1 left the arena, 2 collision, 3 obstacle, 4 damage), invalid_action bool[N]
+        (an index outside 0..26 or a non-finite control: an error eagerly, no control under jit;
+        see `check_action`).
     Once an episode is over its state is absorbing: stepping it again changes nothing and pays 0.
     """
 
@@ -163,33 +166,49 @@ class Env:
         # transition and observe draw from distinct `rng` streams of one key: no split needed.
         return self.observe(key, state, params), state, reward, done, info
 
-    def check_action(self, action: Any) -> jax.Array:
-        """Validate an action's shape and dtype (static facts, checked before tracing)."""
+    def check_action(self, action: Any) -> tuple[jax.Array, jax.Array]:
+        """The action the rules use, and which agents' actions were invalid (bool[N]).
+
+        Shape and dtype are checked before tracing (ValueError / TypeError). Values: a discrete
+        index outside 0..26, or a non-finite continuous control, is an error where the values are
+        concrete (an eager call); under `jit` or `vmap` nothing can raise, so an invalid discrete
+        action acts as 13, no control (0, 0, 0), a non-finite control as 0, and
+        `info["invalid_action"]` flags the agent. Finite controls outside [-1, 1] are clipped (valid).
+        """
         if not hasattr(action, "shape") or not hasattr(action, "dtype"):
             action = jnp.asarray(action)
-        shape = tuple(action.shape)
+        shape, n = tuple(action.shape), self.n_agents
         if self.discrete:
-            if shape != (self.n_agents,):
-                raise ValueError(
-                    f"{self.name}: discrete action must have shape ({self.n_agents},) (one index in 0..26 "
-                    f"per agent), got shape {shape}"
-                )
+            if shape != (n,):
+                raise ValueError(f"{self.name}: discrete action must have shape ({n},) (one index in 0..26 "
+                                 f"per agent), got shape {shape}")
             if not jnp.issubdtype(action.dtype, jnp.integer):
                 raise TypeError(f"{self.name}: discrete action must be an integer array, got dtype {action.dtype}")
-            return jnp.clip(action.astype(jnp.int32), 0, N_DISCRETE_ACTIONS - 1)
-        if shape != (self.n_agents, 3):
-            raise ValueError(
-                f"{self.name}: continuous action must have shape ({self.n_agents}, 3) (heading, dive, "
-                f"throttle in [-1, 1]), got shape {shape}"
-            )
+            invalid = (action < 0) | (action >= N_DISCRETE_ACTIONS)
+            self._raise_if_concrete(action, invalid, f"an index in 0..{N_DISCRETE_ACTIONS - 1}")
+            return jnp.where(invalid, NO_CONTROL, action).astype(jnp.int32), invalid
+        if shape != (n, 3):
+            raise ValueError(f"{self.name}: continuous action must have shape ({n}, 3) (heading, dive, "
+                             f"throttle in [-1, 1]), got shape {shape}")
         if not jnp.issubdtype(action.dtype, jnp.floating):
             raise TypeError(f"{self.name}: continuous action must be a float array, got dtype {action.dtype}")
-        return action
+        finite = jnp.isfinite(action)
+        invalid = ~finite.all(axis=-1)
+        self._raise_if_concrete(action, invalid, "finite controls")
+        return jnp.where(finite, action, 0.0), invalid
+
+    def _raise_if_concrete(self, action, invalid, allowed: str) -> None:
+        if isinstance(invalid, jax.core.Tracer):
+            return
+        bad = np.flatnonzero(np.asarray(invalid))
+        if bad.size:
+            raise ValueError(f"{self.name}: agent {bad[0]}'s action {np.asarray(action)[bad[0]].tolist()} is invalid "
+                             f"({bad.size} agents in all); allowed: {allowed}")
 
     def transition(self, key, state: EnvState, action, params: EnvParams | None = None):
         """The step without the observation: (state, reward float32[N], done bool[N], info)."""
         params = self.params if params is None else params
-        action = self.check_action(action)
+        action, invalid = self.check_action(action)
         s = self.scenario
         team = self.teams
         over_before = self.episode_over(state)
@@ -242,7 +261,8 @@ class Env:
             [out, collided, crashed, alive_pre & ~new.alive], [DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE, DEATH_DAMAGE], 0
         ).astype(jnp.int32)
         cause = jnp.where(over_before, 0, cause)  # nobody dies in an absorbing state
-        info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause)
+        info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause,
+                    invalid_action=invalid)
         return new, reward, done, info
 
     def _reward(self, params: EnvParams, alive_pre, alive, crashed, collided, hit, detected, strength):
