@@ -1,17 +1,58 @@
-"""The one writer of run folders (battle training runs and preference-game runs).
+"""The one writer of run folders (battle training runs, evaluations and preference-game runs).
 
 Every file is written so that a process killed at any moment leaves either the old content or the
 new one, never a torn file: JSON is written to a temporary file and renamed over the target, and
 rows of a JSON-lines log are appended with one `write` and `fsync`ed (a line cut by a kill is
-dropped when the log is read back).
+dropped when the log is read back). One process writes a folder at a time (`exclusive`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+
+LOCK = ".lock"
+
+
+def prepare(folder: str | os.PathLike) -> Path:
+    """The folder, created if needed; ValueError if it is a file or cannot be written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is an existing file, not a folder: choose another output folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the folder {folder}: {e.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to the folder {folder}: permission denied")
+    return folder
+
+
+@contextlib.contextmanager
+def exclusive(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold the folder's writer lock for the block; a second writer is refused at once with a
+    ValueError naming the process that holds it. The lock is an `flock` on folder/.lock, which the
+    kernel releases when its process ends, so a killed run leaves nothing stuck."""
+    folder = prepare(folder)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ValueError(f"{folder} is being written by another writer (process {holder}); wait for it to end "
+                         f"or choose another output folder") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield folder
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

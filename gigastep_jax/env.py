@@ -7,6 +7,8 @@ function of (key, state, action, params), so `jax.jit` and `jax.vmap` apply dire
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any
 
 import chex
@@ -205,9 +207,27 @@ class Env:
             raise ValueError(f"{self.name}: agent {bad[0]}'s action {np.asarray(action)[bad[0]].tolist()} is invalid "
                              f"({bad.size} agents in all); allowed: {allowed}")
 
+    def check_state(self, state: Any) -> None:
+        """ValueError unless `state` is shaped as this scenario's (one environment's) EnvState: a
+        state of another scenario (other team sizes, obstacles or no obstacles) or a batch given
+        where one environment is expected. Shapes only, so it costs nothing under `jit`."""
+        if not isinstance(state, EnvState):
+            raise TypeError(f"{self.name}: expected an EnvState, got {type(state).__name__}")
+        for name, want in self._state_shapes.items():
+            got = tuple(getattr(state, name).shape)
+            if got != want:
+                raise ValueError(f"{self.name}: state.{name} has shape {got} where this scenario's state has {want} "
+                                 f"(a state of another scenario, or a batch: use jax.vmap over environments)")
+
+    @functools.cached_property
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = jax.eval_shape(self.reset_state, jax.random.PRNGKey(0))
+        return {f.name: tuple(getattr(shapes, f.name).shape) for f in dataclasses.fields(EnvState)}
+
     def transition(self, key, state: EnvState, action, params: EnvParams | None = None):
         """The step without the observation: (state, reward float32[N], done bool[N], info)."""
         params = self.params if params is None else params
+        self.check_state(state)
         action, invalid = self.check_action(action)
         s = self.scenario
         team = self.teams
@@ -331,6 +351,7 @@ class Env:
     def observe(self, key: chex.PRNGKey, state: EnvState, params: EnvParams | None = None) -> jax.Array:
         """Observations of every agent: float32[N, F] or uint8[N, R, R, 3]."""
         params = self.params if params is None else params
+        self.check_state(state)
         s = self.scenario
         team = self.teams
         seen = observe.visibility(key, state, team, params, s.observability == "pobs")

@@ -199,8 +199,12 @@ class ScenarioBuilder:
         constants = EnvParams.constant_defaults()
         for key, value in options.items():
             if key in constants:
-                if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                if not number:
                     raise ValueError(f"{key} must be a finite number, got {value!r}")
+                # Rewards may be penalties; every other constant is a rate, range, angle or count.
+                if value < 0 and not key.startswith("reward_"):
+                    raise ValueError(f"{key} must be >= 0, got {value!r} (only the reward_* weights may be negative)")
                 self._constants[key] = float(value)
             elif key in fields:
                 self._options[key] = value
@@ -261,7 +265,7 @@ def _validate_options(opts: Mapping[str, Any]) -> None:
             raise ValueError(f"arena must be (width, height) with both > 0, got {arena!r}")
         opts["arena"] = (float(arena[0]), float(arena[1]))  # type: ignore[index]
     for key in ("max_steps", "max_obs_agents", "resolution"):
-        if key in opts and not (isinstance(opts[key], int) and opts[key] >= 1):
+        if key in opts and not (isinstance(opts[key], int) and not isinstance(opts[key], bool) and opts[key] >= 1):
             raise ValueError(f"{key} must be an int >= 1, got {opts[key]!r}")
     if "resolution" in opts and opts["resolution"] < 16:
         raise ValueError(f"resolution must be >= 16 pixels, got {opts['resolution']!r}")

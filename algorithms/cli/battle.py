@@ -29,6 +29,9 @@ def _render(args: argparse.Namespace) -> int:
         validate.integer(f"--{flag}", getattr(args, flag), 1)
     if args.max_steps is not None:
         validate.integer("--max-steps", args.max_steps, 1)
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give the GIF's file name")
+    run_folder.prepare(Path(args.out).parent)  # checked before the battle is played
     env = gj.make(args.scenario)  # unknown names raise ValueError with close matches
     policy = gj.policies.by_team(gj.policies.get(args.team_a), gj.policies.get(args.team_b))
     states, final = gj.render.play(env, jax.random.PRNGKey(args.seed), policy, args.max_steps)
@@ -75,6 +78,11 @@ def _eval_population(policies: str, scenario: str):
         from algorithms.marl import runner
 
         return runner.run_population(policies)
+    one_word = "," not in policies and ":" not in policies and policies.strip() not in SCRIPTED
+    if Path(policies).exists() or one_word:
+        raise ValueError(f"no such run folder {policies!r}; POLICIES is a folder written by gigastep-jax train or "
+                         f"a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of "
+                         f"{', '.join(SCRIPTED)}")
     env = gj.make(scenario)  # unknown names raise ValueError with close matches
     population, names = scripted.scripted_population([s for s in policies.split(",")])
     return env, game.BattleGame(env, scripted.scripted_apply), population, names
@@ -84,7 +92,12 @@ def _eval(args: argparse.Namespace) -> int:
     validate.integer("--games", args.games, 1)
     if args.max_steps is not None:
         validate.integer("--max-steps", args.max_steps, 1)
-    env, game, population, names = _eval_population(args.policies, args.scenario)
+    population = _eval_population(args.policies, args.scenario)
+    with run_folder.exclusive(args.out):  # checked before any battle is played
+        return _evaluate(args, *population)
+
+
+def _evaluate(args: argparse.Namespace, env, game, population, names: list[str]) -> int:
 
     import jax
     from rich.console import Console
@@ -111,11 +124,12 @@ def _eval(args: argparse.Namespace) -> int:
     for column in ("policy", "Elo", "Bradley-Terry [95 %]", "Nash weight", "exploitability", "mean win rate"):
         table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
     for i, name in enumerate(names):
-        lo, hi = report["bradley_terry_interval"][i]
+        lo, hi = (bound if v is None else f"{v:.0f}"
+                  for v, bound in zip(report["bradley_terry_interval"][i], ("-inf", "inf")))
         table.add_row(
             name,
             f"{report['elo'][i]:.0f}",
-            f"{report['bradley_terry'][i]:.0f} [{lo:.0f}, {hi:.0f}]",
+            f"{report['bradley_terry'][i]:.0f} [{lo}, {hi}]",
             f"{report['nash_strategy'][i]:.3f}",
             f"{report['exploitability'][i]:.3f}",
             f"{report['mean_win_rate'][i]:.3f}",
@@ -134,9 +148,12 @@ def _train(args: argparse.Namespace) -> int:
 
     from algorithms.marl import runner
     from algorithms.marl.config import TrainConfig
+    from algorithms.marl.learner import make_learner
 
     config = flags.build(args, TrainConfig)
     options = flags.build(args, runner.RunOptions)
+    make_learner(config)  # checked before anything is printed, written or compiled
+    run_folder.prepare(args.out)
     console = Console(stderr=True)
     console.print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} env-steps "
                   f"= {config.num_updates * config.steps_per_update:,} env-steps, {config.checkpoints} checkpoints "

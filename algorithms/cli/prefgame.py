@@ -79,7 +79,12 @@ def _configs(args: argparse.Namespace):
 
 
 def _prefgame(args: argparse.Namespace) -> int:
-    options, config, learner_config = _configs(args)  # bad values: ValueError here, before compiling
+    configs = _configs(args)  # bad values: ValueError here, before compiling
+    with run_folder.exclusive(args.out):  # one writer per folder, checked before anything runs
+        return _run(args, *configs)
+
+
+def _run(args: argparse.Namespace, options: PrefgameOptions, config, learner_config) -> int:
     import jax
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -228,7 +228,9 @@ def bradley_terry(wins, *, n_bootstrap: int = 200, seed: int = 0, anchor: int = 
     Intervals: the (2.5, 97.5) percentiles over n_bootstrap resamples, each pair's games redrawn
     binomially at its observed rate (numpy Generator(seed)); they are relative to the anchor, whose
     interval is therefore [base_rating, base_rating]. n_bootstrap=0 gives NaN intervals. With
-    prior=0, resamples without a finite MLE are left out.
+    prior=0, resamples without a finite MLE are left out. A policy that never met the anchor, even
+    through others (no games, or another connected component of the games), has no data against
+    it: its interval is (-inf, inf), not the certainty its unchanging resamples would suggest.
     Returns (scores: float64[P], intervals: float64[P, 2]).
     """
     w = check_wins(wins)
@@ -246,4 +248,13 @@ def bradley_terry(wins, *, n_bootstrap: int = 200, seed: int = 0, anchor: int = 
                                  scale=scale, base_rating=base_rating, tol=tol, max_iter=max_iter)
         if len(boot):
             intervals = np.percentile(boot, [2.5, 97.5], axis=0).T
+        intervals[~_linked_to(w, anchor)] = (-np.inf, np.inf)
     return scores, intervals
+
+
+def _linked_to(wins: np.ndarray, anchor: int) -> np.ndarray:
+    """bool[P]: the policies joined to the anchor by a chain of played games."""
+    games = (wins + wins.T) > 0
+    np.fill_diagonal(games, False)
+    labels = scipy.sparse.csgraph.connected_components(games, directed=False)[1]
+    return labels == labels[anchor]

@@ -80,9 +80,9 @@ class PayoffMatrix:
 
 
 def jsonable(a) -> Any:
-    """Nested lists with NaN as None (JSON has no NaN)."""
+    """Nested lists with NaN and infinities as None (JSON has neither)."""
     a = np.asarray(a, np.float64)
-    return [jsonable(x) for x in a] if a.ndim else (None if math.isnan(float(a)) else float(a))
+    return [jsonable(x) for x in a] if a.ndim else (float(a) if math.isfinite(float(a)) else None)
 
 
 def _wilson(wins: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

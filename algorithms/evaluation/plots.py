@@ -99,7 +99,8 @@ def plot_winrate_vs_earlier(matrix, path) -> str:
 
 
 def plot_ratings(names: Sequence[str], scores, intervals, path, *, label: str = "rating") -> str:
-    """Horizontal bars of scores float[P] with intervals float[P, 2] as error bars."""
+    """Horizontal bars of scores float[P] with intervals float[P, 2] as error bars (none drawn where
+    the interval is unbounded or unknown: a policy with no games linking it to the anchor)."""
     scores = np.asarray(scores, np.float64)
     intervals = np.asarray(intervals, np.float64).reshape(-1, 2)
     names = list(names)
@@ -107,6 +108,7 @@ def plot_ratings(names: Sequence[str], scores, intervals, path, *, label: str = 
     fig, ax = plt.subplots(figsize=(6.0, _fit(p, base=2.5, per=0.3)))
     ys = np.arange(p)
     err = np.abs(np.stack([scores - intervals[:, 0], intervals[:, 1] - scores]))
+    err = np.where(np.isfinite(err), err, np.nan)
     ax.errorbar(scores, ys, xerr=err, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3)
     ax.set_yticks(ys, names, fontsize=8)
     ax.invert_yaxis()

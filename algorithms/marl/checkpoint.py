@@ -63,13 +63,24 @@ def steps(directory: str | Path) -> list[int]:
     return sorted(manager(directory, read_only=True).all_steps())
 
 
-def saved_config(directory: str | Path, step: int) -> TrainConfig:
+def _json_item(directory: str | Path, step: int, item: str) -> dict:
+    """The JSON item ("config" or "metrics") of checkpoint `step`."""
     mngr = manager(directory, read_only=True)
     try:
-        d = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
+        return dict(mngr.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))[item])
     except Exception as e:  # noqa: BLE001  orbax raises many kinds
-        raise CheckpointError(f"checkpoint {step} in {directory} has no readable config (corrupt?): {e}") from None
-    return TrainConfig.from_dict(d)
+        raise CheckpointError(f"checkpoint {step} in {directory} has no readable {item} (corrupt? delete the "
+                              f"folder {Path(directory) / str(step)} to resume from the one before): "
+                              f"{type(e).__name__}: {str(e)[:200]}") from None
+
+
+def saved_config(directory: str | Path, step: int) -> TrainConfig:
+    return TrainConfig.from_dict(_json_item(directory, step, "config"))
+
+
+def saved_metrics(directory: str | Path, step: int) -> dict:
+    """The metrics row written with checkpoint `step` (the chunk's row of metrics.jsonl)."""
+    return _json_item(directory, step, "metrics")
 
 
 def check_compatible(saved: TrainConfig, config: TrainConfig, *, ignore=()) -> None:
@@ -99,7 +110,8 @@ def restore(directory: str | Path, step: int, like: Any) -> tuple[Any, dict]:
             state=ocp.args.StandardRestore(abstract), metrics=ocp.args.JsonRestore()))
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(f"checkpoint {step} in {directory} is corrupt or does not match this run's "
-                              f"state: {type(e).__name__}: {str(e)[:300]}") from None
+                              f"state (delete the folder {Path(directory) / str(step)} to resume from the one "
+                              f"before): {type(e).__name__}: {str(e)[:300]}") from None
     flat = out["state"]
     for path, want in abstract.items():
         got = flat.get(path)

@@ -124,6 +124,19 @@ class TrainConfig:
 RENAMED = {"fixed_opponents": "scripted_opponents", "fixed_fraction": "scripted_fraction"}
 
 
+INT32_MAX = 2**31 - 1  # the step counters inside jit (updates, optimiser steps) are int32
+
+
+def _check_counters(config: TrainConfig) -> None:
+    """The run's counters fit int32 (otherwise it would compile, then overflow)."""
+    per_update = config.epochs * config.minibatches  # optimiser steps
+    if config.num_updates * per_update > INT32_MAX:
+        most = INT32_MAX // per_update // config.checkpoints * config.checkpoints * config.steps_per_update
+        raise ValueError(f"total_steps ({config.total_steps:,}) needs {config.num_updates:,} updates of "
+                         f"{per_update} optimiser steps, more than the int32 step counters hold ({INT32_MAX:,}); "
+                         f"total_steps must be at most {most:,} with these sizes")
+
+
 def check(config: TrainConfig):
     """Reject a bad configuration with a ValueError naming the field; returns the environment.
     (Who plays whom is checked by `matchmaking.make_matchmaking`.)"""
@@ -139,6 +152,7 @@ def check(config: TrainConfig):
         validate.fraction(name, getattr(config, name))
     if config.value_clip_eps is not None:
         validate.positive("value_clip_eps", config.value_clip_eps)
+    _check_counters(config)
     b, b_self, teams = config.num_envs, config.self_play_envs, config.trained_teams
     if teams % config.minibatches:
         ok = [m for m in range(1, min(teams, 64) + 1) if teams % m == 0]

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 import gigastep_jax as gj
-from algorithms import evaluation, run_folder
+from algorithms import evaluation, run_folder, validate
 from algorithms.evaluation import game
 from algorithms.marl import checkpoint, population
 from algorithms.marl.config import TrainConfig
@@ -38,6 +38,10 @@ class RunOptions:
     eval_games: int = 64  # battles against each scripted policy after every checkpoint (0: none)
     final_games: int = 1000  # battles of the final policy against each scripted policy
     crossplay_games: int = 32  # battles per ordered pair of checkpoints in the final cross-play
+
+    def __post_init__(self):
+        for name in ("eval_games", "final_games", "crossplay_games"):
+            validate.integer(name, getattr(self, name), 0)
 
 
 class Evaluator:
@@ -67,26 +71,24 @@ class Evaluator:
         return evaluation.payoff_matrix(self.network_game, members, games, key, names=names)
 
 
-def _open(config: TrainConfig, out: Path, resume: bool) -> tuple[Learner, TrainState, int, list[dict]]:
-    """The learner, the state to start from (fresh, or the latest checkpoint's), the chunks done and
-    the metric rows kept (those of the chunks done: a resumed run redoes the rest)."""
-    learner = make_learner(config)  # checks the config before anything compiles
-    ckpt_dir = out / "checkpoints"
+def _open(learner: Learner, out: Path, resume: bool) -> tuple[TrainState, int, list[dict]]:
+    """The state to start from (fresh, or the latest checkpoint's), the chunks done and their
+    metric rows. The rows are rebuilt from the checkpoints, which store each chunk's row, so a kill
+    between a checkpoint and its row, or a lost metrics.jsonl, loses nothing."""
+    config, ckpt_dir = learner.config, out / "checkpoints"
     done = checkpoint.steps(ckpt_dir)
     if done and not resume:
         raise ValueError(f"{out} already holds a run ({len(done)} checkpoints): pass --resume to continue it, "
                          f"or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
     state = learner.init(jax.random.PRNGKey(config.seed))
-    start = 0
+    start, rows = 0, []
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
         state, _ = checkpoint.restore(ckpt_dir, done[-1], state)
-        start = done[-1]
-    rows = [r for r in run_folder.read_rows(out / "metrics.jsonl") if r.get("chunk", 0) <= start]
+        start, rows = done[-1], [checkpoint.saved_metrics(ckpt_dir, step) for step in done]
     run_folder.write_rows(out / "metrics.jsonl", rows)
     run_folder.write_json(out / "config.json", config.to_dict())
-    return learner, state, start, rows
+    return state, start, rows
 
 
 def _row(config: TrainConfig, state: TrainState, sums: dict, chunk: int, chunk_s: float, elapsed: float) -> dict:
@@ -105,10 +107,21 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
 
     eval_games, final_games, crossplay_games: as in `RunOptions`; stop_after: stop after this many
     chunks in this call; on_chunk(row): called after each chunk's checkpoint and metrics are
-    written; devices: split the batch over this many local devices (default all).
+    written; devices: split the batch over this many local devices (default all). The config is
+    checked before the folder is touched; a second process writing the same folder is refused.
     """
-    out = Path(out)
-    learner, state, start, rows = _open(config, out, resume)
+    learner = make_learner(config)  # checks the config before anything compiles or is written
+    RunOptions(eval_games, final_games, crossplay_games)  # checks them
+    with run_folder.exclusive(out) as out:
+        return _train(learner, out, resume, eval_games, final_games, crossplay_games, devices, stop_after, on_chunk,
+                      progress)
+
+
+def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_games: int, crossplay_games: int,
+           devices: int | None, stop_after: int | None, on_chunk: Callable[[dict], None] | None,
+           progress: bool) -> dict:
+    config = learner.config
+    state, start, rows = _open(learner, out, resume)
     devs = jax.devices()[: devices or len(jax.devices())]
     if len(devs) > 1:
         state = shard(state, devs)

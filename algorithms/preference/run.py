@@ -138,7 +138,7 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
     state = learner.init(reference)
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
-        (out / "iterates").mkdir(parents=True, exist_ok=True)
+        run_folder.prepare(out / "iterates")
         run_folder.write_rows(out / "metrics.jsonl", [])
         run_folder.write_json(out / "config.json", dict(lm=dataclasses.asdict(config),
                                                         learner=dataclasses.asdict(learner_config),

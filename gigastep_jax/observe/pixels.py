@@ -4,7 +4,6 @@ pixels, max-blended writes, the waypoint and the obstacle maps. Images are index
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
