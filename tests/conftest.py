@@ -1,4 +1,5 @@
-"""Shared helpers for the environment-core tests.
+"""Shared helpers for the whole suite (`from tests.conftest import ...`): the repository root, and the
+environment-core helpers.
 
 Compilation dominates the cost of these tests on a small CPU machine, so helpers here build one
 jitted function per environment and the test modules keep them in module-scoped fixtures.
@@ -6,11 +7,38 @@ jitted function per environment and the test modules keep them in module-scoped 
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import gigastep_jax as gj
+
+REPO = Path(__file__).resolve().parents[1]  # the repository root
+CACHE = "JAX_COMPILATION_CACHE_DIR"
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for the whole run, fresh each run: what one xdist worker (or a
+    subprocess: benchmarks, notebook kernels, the killed run) compiles, the others load instead of
+    compiling again. A cache named by the caller's JAX_COMPILATION_CACHE_DIR is used as it is."""
+    if hasattr(config, "workerinput") or os.environ.get(CACHE):  # a worker inherits the run's cache
+        if os.environ.get(CACHE):
+            jax.config.update("jax_compilation_cache_dir", os.environ[CACHE])
+        return
+    config._jax_cache = tempfile.mkdtemp(prefix="gigastep-jax-test-cache-")
+    os.environ[CACHE] = config._jax_cache  # inherited by the workers and subprocesses started later
+    jax.config.update("jax_compilation_cache_dir", config._jax_cache)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_jax_cache", None):
+        os.environ.pop(CACHE, None)
+        shutil.rmtree(config._jax_cache, ignore_errors=True)
 
 
 def f32(*values) -> jax.Array:

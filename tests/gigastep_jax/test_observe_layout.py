@@ -10,7 +10,7 @@ import pytest
 
 import gigastep_jax as gj
 from gigastep_jax.observe import ROW_FEATURES, RowFeature, VectorLayout, vector_layout
-from conftest import builder_env, place
+from tests.conftest import builder_env, place
 
 
 def test_row_features_order():

@@ -21,7 +21,7 @@ import pytest
 import gigastep_jax as gj
 from gigastep_jax import dynamics, observe
 from gigastep_jax.observe import vector
-from conftest import builder_env, f32, place
+from tests.conftest import builder_env, f32, place
 
 N_SAMPLES = 20_000
 KEYS = jax.random.split(jax.random.PRNGKey(42), N_SAMPLES)

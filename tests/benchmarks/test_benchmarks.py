@@ -10,11 +10,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+from tests.conftest import REPO
+
+BENCH = REPO / "benchmarks"
 
 
 def run_script(name: str, *args: str) -> list[dict]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from conftest import place, random_rollout
+from tests.conftest import place, random_rollout
 from gigastep_jax import native, observe
 
 # On a machine with a C++ compiler the native path must work: a silent fallback would hide a

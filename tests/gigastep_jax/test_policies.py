@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from conftest import place, wilson_lower
+from tests.conftest import place, wilson_lower
 
 NAME = "identical_5_vs_5_fobs_vec_void_disc"
 BATTLES = 200

@@ -5,20 +5,19 @@ ratings and the Nash mixture."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_notebooks import REPO, execute, inject, stdout_of  # noqa: E402
+from tests.conftest import REPO
+from tests.notebooks.conftest import execute, inject, stdout_of
 
 NOTEBOOK = REPO / "notebooks" / "02_selfplay_winrate.ipynb"
 PNG = b"\x89PNG\r\n\x1a\n"
 # 1 vs 1, 16 envs x 8 steps, 2 updates per checkpoint, 3 checkpoints: compilation is most of the time
 # (about 70 s of CPU in the kernel). Pure self-play (no pool or scripted opponents in training)
-# compiles a third faster; the pool has its own tests in test_train.py and test_opponent_pool.py.
+# compiles a third faster; the pool has its own tests in tests/algorithms/marl/.
 TINY = """
 SCENARIO = "identical_1_vs_1_fobs_vec_void_disc"
 NUM_ENVS, ROLLOUT_STEPS, HIDDEN, CHECKPOINTS = 16, 8, 16, 3

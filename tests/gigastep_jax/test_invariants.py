@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gigastep_jax as gj
-from conftest import f32, random_rollout
+from tests.conftest import f32, random_rollout
 
 MOTION = ("x", "y", "z", "v", "heading")
 

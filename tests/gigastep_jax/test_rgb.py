@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from conftest import place
+from tests.conftest import place
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
-"""The shared game: matrix games, battles between parameterised policies, scripted populations.
+"""The shared game (`algorithms.evaluation.game`): matrix games and battles between parameterised
+policies.
 
-Compilation dominates on a small CPU machine: one BattleGame per module and few distinct batch
-sizes (each n compiles once). Outcomes are random but the keys are fixed, so every number below is
-reproducible; the statistical claims are checked with 95 % Wilson intervals.
+Compilation dominates on a small CPU machine: one BattleGame per process (the session fixtures) and
+few distinct batch sizes (each n compiles once). Outcomes are random but the keys are fixed, so every
+number below is reproducible; the statistical claims are checked with 95 % Wilson intervals.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ import gigastep_jax as gj
 from algorithms.evaluation import game as G
 from algorithms.evaluation import scripted as S
 from algorithms.ratings import wilson_interval
+from tests.algorithms.evaluation.conftest import BATTLE as NAME
+from tests.algorithms.evaluation.conftest import RPS
 
-NAME = "identical_5_vs_5_fobs_vec_void_disc"
 N = 64  # battles per test pair; one compile of the rollout for this size
-
-
-@pytest.fixture(scope="module")
-def env():
-    return gj.make(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +28,9 @@ def battle(env):
     return G.BattleGame(env, S.scripted_apply)
 
 
-@pytest.fixture(scope="module")
-def scripted():
-    params, names = S.scripted_population(["random", "chaser", "circler"])
-    return params, names
-
-
 def interval(outcomes) -> tuple[float, float]:
     outcomes = np.asarray(outcomes)
     return wilson_interval(float(outcomes.sum()), outcomes.size)
-
-
-# ----------------------------------------------------------------------------- matrix game
-RPS = np.array([[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]])
 
 
 def test_matrix_game_play_is_bernoulli_of_the_cell():
@@ -82,7 +69,6 @@ def test_matrix_game_rejects_bad_input():
         game.play(jax.random.PRNGKey(0), 0, 1, 0)
 
 
-# ----------------------------------------------------------------------------- battles
 def test_policy_against_itself_is_even(battle, scripted):
     params, _ = scripted
     chaser = G.member(params, 1)
@@ -191,60 +177,3 @@ def test_population_errors(battle, scripted):
         G.stack([{"w": jnp.zeros(3)}, {"w": jnp.zeros(4)}])
     with pytest.raises(ValueError, match="max_steps"):
         G.BattleGame(battle.env, S.scripted_apply, max_steps=0)
-
-
-# ----------------------------------------------------------------------------- scripted policies
-def test_scripted_population_parses_specs():
-    params, names = S.scripted_population(["random", "chaser:eps=0.3", "circler:gain=0.5:eps=1", " chaser "])
-    assert names == ["random", "chaser:eps=0.3", "circler:gain=0.5:eps=1", "chaser"]
-    np.testing.assert_array_equal(params["kind"], [0, 1, 2, 1])
-    np.testing.assert_allclose(params["epsilon"], [0, 0.3, 1, 0])
-    np.testing.assert_allclose(params["turn_gain"], [1, 1, 0.5, 1])
-    assert params["kind"].dtype == jnp.int32 and params["epsilon"].dtype == jnp.float32
-
-
-@pytest.mark.parametrize(
-    "spec, match",
-    [
-        ("sniper", r"unknown scripted policy 'sniper'.*allowed kinds: random, chaser, circler"),
-        ("chaser:speed=2", r"unknown option 'speed=2'.*allowed options: eps=VALUE, gain=VALUE"),
-        ("chaser:eps", r"unknown option 'eps'"),
-        ("chaser:eps=x", "needs a number"),
-        ("chaser:eps=1.5", r"epsilon \(eps\) must be in \[0, 1\]"),
-        ("", "empty policy spec"),
-    ],
-)
-def test_scripted_spec_errors(spec, match):
-    with pytest.raises(ValueError, match=match):
-        S.scripted_population([spec])
-
-
-def test_scripted_apply_matches_the_yardsticks(env):
-    _, state = jax.jit(env.reset)(jax.random.PRNGKey(5))
-    params, _ = S.scripted_population(["random", "chaser", "circler", "chaser:eps=1", "circler:gain=0"])
-    key = jax.random.PRNGKey(6)
-    acts = np.asarray(jax.jit(jax.vmap(lambda p: S.scripted_apply(p, key, env, state)))(params))
-    assert acts.shape == (5, env.n_agents) and acts.dtype == np.int32
-    k_rand = jax.random.split(key, 3)[0]
-    np.testing.assert_array_equal(acts[0], gj.policies.random(k_rand, env, state))
-    np.testing.assert_array_equal(acts[1], gj.policies.chaser(key, env, state))
-    np.testing.assert_array_equal(acts[2], gj.policies.circler(key, env, state))
-    np.testing.assert_array_equal(acts[3], gj.policies.random(k_rand, env, state))  # eps=1: all random
-    # gain 0: circler no longer turns; heading control is (a // 3) % 3 - 1.
-    np.testing.assert_array_equal((acts[4] // 3) % 3 - 1, 0)
-
-
-def test_scripted_gain_and_epsilon_rates(env):
-    """gain 0.5 on the circler turns in half of the steps (dithered); eps 0.5 on the circler acts
-    randomly for half of the agents."""
-    _, state = jax.jit(env.reset)(jax.random.PRNGKey(5))
-    params, _ = S.scripted_population(["circler:gain=0.5", "circler:eps=0.5"])
-    keys = jax.random.split(jax.random.PRNGKey(7), 400)
-    acts = np.asarray(jax.jit(jax.vmap(jax.vmap(lambda p, k: S.scripted_apply(p, k, env, state),
-                                                 in_axes=(None, 0)), in_axes=(0, None)))(params, keys))
-    turning = ((acts[0] // 3) % 3 - 1) == 1
-    assert set(np.unique((acts[0] // 3) % 3 - 1)) == {0, 1}
-    assert abs(turning.mean() - 0.5) < 0.03
-    circler = int(gj.policies.circler(keys[0], env, state)[0])
-    deviating = acts[1] != circler  # a random action equals the circler's 1/27 of the time
-    assert abs(deviating.mean() - 0.5 * 26 / 27) < 0.03

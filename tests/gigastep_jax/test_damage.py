@@ -17,7 +17,7 @@ import pytest
 
 import gigastep_jax as gj
 from gigastep_jax import dynamics
-from conftest import builder_env, f32, place
+from tests.conftest import builder_env, f32, place
 
 KEY = jax.random.PRNGKey(0)
 DEATH_DAMAGE = 4

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gigastep_jax as gj
-from conftest import f32
+from tests.conftest import f32
 
 KEY = jax.random.PRNGKey(0)
 NAMES = gj.list_scenarios()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+from tests.conftest import REPO
+
+SCRIPT = REPO / "benchmarks" / "train_throughput.py"
 RATES = ("env_steps_per_s", "agent_steps_per_s", "trained_agent_steps_per_s", "raw_env_steps_per_s",
          "raw_agent_steps_per_s")
 SECONDS = ("seconds_per_update", "compile_s", "rollout_s", "env_s", "update_s")

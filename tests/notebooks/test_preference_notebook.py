@@ -7,7 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from test_notebooks import REPO, execute, inject, stdout_of
+from tests.conftest import REPO
+from tests.notebooks.conftest import execute, inject, stdout_of
 
 NOTEBOOK = REPO / "notebooks" / "03_preference_game.ipynb"
 
