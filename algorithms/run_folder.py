@@ -55,14 +55,21 @@ def exclusive(folder: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write `obj` as indented JSON, atomically; returns the path."""
-    path = Path(path)
+def _replace(path: Path, text: str) -> Path:
+    """Write `text` to a temporary file, flush it to disk, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically; returns the path."""
+    return _replace(Path(path), json.dumps(obj, indent=1))
 
 
 def read_rows(path: str | os.PathLike) -> list[dict]:
@@ -80,12 +87,7 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
 
 def write_rows(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
     """Replace a JSON-lines log with `rows`, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
-    return path
+    return _replace(Path(path), "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def append_row(path: str | os.PathLike, row: dict) -> None:

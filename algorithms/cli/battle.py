@@ -148,16 +148,10 @@ def _train(args: argparse.Namespace) -> int:
 
     from algorithms.marl import runner
     from algorithms.marl.config import TrainConfig
-    from algorithms.marl.learner import make_learner
 
     config = flags.build(args, TrainConfig)
     options = flags.build(args, runner.RunOptions)
-    make_learner(config)  # checked before anything is printed, written or compiled
-    run_folder.prepare(args.out)
     console = Console(stderr=True)
-    console.print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} env-steps "
-                  f"= {config.num_updates * config.steps_per_update:,} env-steps, {config.checkpoints} checkpoints "
-                  f"-> {args.out}")
     summary = runner.train(config, args.out, resume=args.resume, **vars(options))
     final = summary.get("final_eval", {})
     if final:

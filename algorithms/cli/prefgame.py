@@ -33,7 +33,7 @@ class PrefgameOptions:
     eval_samples: int = 4096  # samples per measurement (>= 4096 for exploitability to +-0.01)
     payoff_games: int = 256  # games per cell of the payoff matrix over iterates (0: none)
     payoff_iterates: int = 8  # iterates (evenly spaced) in that matrix
-    seed: int = 0
+    seed: int = 0  # of the reference, the iterations and the measurements
 
     def __post_init__(self):
         validate.choice("judge", self.judge, JUDGES)

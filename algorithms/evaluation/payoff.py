@@ -2,7 +2,7 @@
 
     matrix = payoff_matrix(game, population, n_games, key, names=names)   # PayoffMatrix
 
-`game` is any game of `algorithms.game` (`MatrixGame`, `BattleGame`): it plays all pairs of the
+`game` is any game of `algorithms.evaluation.game` (`MatrixGame`, `BattleGame`): it plays all pairs of the
 population in one compiled call (`play_matrix`, or `play_pairs` for `only_earlier`).
 """
 

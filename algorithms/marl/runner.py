@@ -122,6 +122,10 @@ def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_gam
            progress: bool) -> dict:
     config = learner.config
     state, start, rows = _open(learner, out, resume)
+    if progress:
+        _console().print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} "
+                         f"env-steps = {config.num_updates * config.steps_per_update:,} env-steps, "
+                         f"{config.checkpoints} checkpoints -> {out}")
     devs = jax.devices()[: devices or len(jax.devices())]
     if len(devs) > 1:
         state = shard(state, devs)
@@ -205,6 +209,12 @@ def _progress_info(row: dict) -> str:
         if k in row:
             parts.append(f"{label} {row[k]:.2f}")
     return "  ".join(parts)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _progress(enabled: bool):

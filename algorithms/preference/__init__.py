@@ -6,7 +6,7 @@ Two levels of the same algorithms (facts, losses and ground truth in docs/PREFER
 - sampled, on a small flax language model (`lm`): judges written in code (`judges`), a learned
   judge (`learned_judge`), the losses (`losses`), jit-compiled learners (`learners`), measurements
   (`metrics`), a run driver with orbax iterates (`run`) and `PreferenceGame`, the game of
-  `algorithms.game`, so `algorithms.evaluation.payoff_matrix` rates LM iterates like battle policies.
+  `algorithms.evaluation.game`, so `algorithms.evaluation.payoff_matrix` rates LM iterates like battle policies.
 """
 
 from algorithms.preference.game import PreferenceGame

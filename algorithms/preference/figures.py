@@ -1,6 +1,6 @@
-"""Curves of preference-game runs (the payoff-matrix figures are `algorithms.plots`'s, as for battles).
+"""Curves of preference-game runs (the payoff-matrix figures are `algorithms.evaluation.plots`'s, as for battles).
 
-Each function writes one PNG with `algorithms.plots`' backend and saver and returns its path.
+Each function writes one PNG with `algorithms.evaluation.plots`' backend and saver and returns its path.
 """
 
 from __future__ import annotations

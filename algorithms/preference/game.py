@@ -1,4 +1,4 @@
-"""`PreferenceGame`: language-model policies play the game of `algorithms.game` with a judge.
+"""`PreferenceGame`: language-model policies play the game of `algorithms.evaluation.game` with a judge.
 
 A game between policies a and b (LM parameter pytrees) is one prompt x drawn uniformly, a response
 y ~ π_a(· | x) and a response y' ~ π_b(· | x); its outcome is the judge's probability
@@ -25,7 +25,7 @@ class PreferenceGame(Game):
     """Two LM policies answer the same prompts; the judge's probability is the first one's outcome.
 
     play(key, a, b, n) -> float32[n]; play_matrix(key, pop_a, pop_b, n) -> float32[Pa, Pb, n];
-    play_pairs(key, pop, rows, cols, n) -> float32[K, n] (the interface of `algorithms.game`).
+    play_pairs(key, pop, rows, cols, n) -> float32[K, n] (the interface of `algorithms.evaluation.game`).
     """
 
     def __init__(self, lm_config: lm.LMConfig, judge: Judge):

@@ -70,7 +70,7 @@ class RunResult:
     judge: judges.Judge
 
     def population(self):
-        """The iterates stacked along a leading axis [T + 1, ...] (a population of algorithms.game)."""
+        """The iterates stacked along a leading axis [T + 1, ...] (a population of algorithms.evaluation.game)."""
         return stack(self.iterates)
 
 

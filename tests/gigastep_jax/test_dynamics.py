@@ -192,16 +192,39 @@ def test_continuous_actions_are_clipped(cont):
     np.testing.assert_allclose(float(out_wild.heading[0]), 0.4, atol=1e-6)
 
 
-def test_out_of_range_discrete_actions_are_clipped(disc):
-    """Inside jit an index outside 0..26 has defined behaviour: it is clipped to the nearest end."""
+def test_out_of_range_discrete_actions_are_no_control_and_flagged(disc):
+    """Inside jit an index outside 0..26 has defined behaviour: it acts as 13, (0, 0, 0), and
+    info["invalid_action"] flags the agent; eagerly it is an error naming the agent."""
     env, step = disc
     state = place(far_apart(env), v=[2.0, 2.0, 2.0, 2.0])
-    wild, *_ = step(KEY, state, jnp.asarray([30, -5, 27, 13], jnp.int32))
-    tame, *_ = step(KEY, state, jnp.asarray([26, 0, 26, 13], jnp.int32))
+    wild, _, _, info = step(KEY, state, jnp.asarray([30, -5, 26, 13], jnp.int32))
+    tame, _, _, tame_info = step(KEY, state, jnp.asarray([13, 13, 26, 13], jnp.int32))
     for field in ("x", "y", "z", "v", "heading"):
         np.testing.assert_array_equal(np.asarray(getattr(wild, field)), np.asarray(getattr(tame, field)))
-    np.testing.assert_allclose(float(wild.heading[0]), 0.4, atol=1e-6)  # 26 = (1, 1, 1): full turn
-    np.testing.assert_allclose(float(wild.heading[1]), -0.4, atol=1e-6)  # 0 = (-1, -1, -1)
+    np.testing.assert_array_equal(info["invalid_action"], [True, True, False, False])
+    assert not bool(tame_info["invalid_action"].any())
+    np.testing.assert_allclose(float(wild.heading[0]), float(state.heading[0]), atol=1e-6)  # no turn
+    np.testing.assert_allclose(float(wild.heading[2]), float(state.heading[2]) + 0.4, atol=1e-6)  # 26: full turn
+    with pytest.raises(ValueError, match=r"agent 0's action 30 is invalid \(2 agents in all\); allowed: an index in 0..26"):
+        env.transition(KEY, state, jnp.asarray([30, -5, 26, 13], jnp.int32))
+
+
+def test_non_finite_controls_are_zero_and_flagged(cont):
+    """A NaN or infinite control acts as 0 under jit (the state stays finite) and is flagged; eagerly
+    it is an error naming the agent."""
+    env, step = cont
+    state = place(far_apart(env), v=[2.0, 2.0, 2.0, 2.0])
+    bad = jnp.asarray([[np.nan, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, np.inf, 0.0], [1.0, 0.0, 0.0]], jnp.float32)
+    zeroed = jnp.asarray([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]], jnp.float32)
+    new, reward, _, info = step(KEY, state, bad)
+    same, _, _, _ = step(KEY, state, zeroed)
+    np.testing.assert_array_equal(info["invalid_action"], [True, False, True, False])
+    for leaf_new, leaf_same in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(same)):
+        np.testing.assert_array_equal(np.asarray(leaf_new), np.asarray(leaf_same))
+    assert all(bool(jnp.isfinite(getattr(new, f)).all()) for f in ("x", "y", "z", "v", "heading"))
+    assert bool(jnp.isfinite(reward).all())
+    with pytest.raises(ValueError, match="agent 0's action .* is invalid .*allowed: finite controls"):
+        env.transition(KEY, state, bad)
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,9 @@ def test_scenario_name_must_be_a_string():
         (dict(discrete="yes"), r"discrete must be a bool, got 'yes'"),
         (dict(timeout_winner="a"), r"timeout_winner must be one of .* got 'a'"),
         (dict(resolution=8), r"resolution must be >= 16 pixels, got 8"),
+        (dict(damage_per_second=-5), r"damage_per_second must be >= 0, got -5 \(only the reward_\* weights"),
+        (dict(max_obs_agents=True), r"max_obs_agents must be an int >= 1, got True"),
+        (dict(aux_rewards_factor=True), r"aux_rewards_factor must be a finite number, got True"),
     ],
 )
 def test_bad_overrides(overrides, pattern):
@@ -179,3 +182,29 @@ def test_scripted_policy_on_a_batch_names_the_fix():
     for policy in (gj.policies.random, gj.policies.circler, gj.policies.chaser):
         with pytest.raises(ValueError, match=r"jax.vmap\(policy"):
             policy(jax.random.PRNGKey(0), env, states)
+
+
+def test_negative_reward_weights_are_penalties_and_allowed():
+    env = gj.make(NAME, reward_game_won=-1.0)
+    assert float(env.params.reward_game_won) == -1.0
+
+
+# ------------------------------------------------------------------ states
+@pytest.mark.parametrize("other, field, got, want", [
+    ("identical_2_vs_2_fobs_vec_void_disc", "x", r"\(4,\)", r"\(10,\)"),  # other team sizes
+    ("identical_5_vs_5_fobs_vec_maps_disc", "boxes", r"\(\d+, 4\)", r"\(0, 4\)"),  # obstacles into a void arena
+])
+def test_a_state_of_another_scenario_is_refused(states, other, field, got, want):
+    disc, _, _ = states
+    foreign = jax.eval_shape(gj.make(other).reset, KEY)[1]
+    action = jnp.zeros(disc.n_agents, jnp.int32)
+    for call in (lambda: disc.step(KEY, foreign, action), lambda: jax.jit(disc.observe)(KEY, foreign)):
+        with pytest.raises(ValueError, match=rf"state.{field} has shape {got} where this scenario's state has {want}"):
+            call()
+
+
+def test_a_batch_of_states_is_refused_where_one_is_expected(states):
+    disc, _, _ = states
+    batch = jax.eval_shape(jax.vmap(disc.reset), jax.random.split(KEY, 3))[1]
+    with pytest.raises(ValueError, match=r"state.x has shape \(3, 10\) .* use jax.vmap over environments"):
+        disc.step(KEY, batch, jnp.zeros(10, jnp.int32))

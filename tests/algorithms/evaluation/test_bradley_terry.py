@@ -125,3 +125,15 @@ def test_bradley_terry_prior_zero_bootstrap(simulated_wins):
 def test_bradley_terry_warns_when_not_converged(simulated_wins):
     with pytest.warns(RuntimeWarning, match="did not converge in max_iter=2 sweeps"):
         ratings.bradley_terry_strengths(simulated_wins, max_iter=2)
+
+
+def test_no_games_mean_unbounded_intervals_not_certainty():
+    """With no games at all, or for a policy no chain of games links to the anchor, the data say
+    nothing: the interval is (-inf, inf), while the anchor's stays [1000, 1000] by definition."""
+    _, none = ratings.bradley_terry(np.zeros((3, 3)), n_bootstrap=50)
+    np.testing.assert_array_equal(none[0], [1000.0, 1000.0])
+    assert np.isneginf(none[1:, 0]).all() and np.isposinf(none[1:, 1]).all()
+    wins = np.array([[0.0, 5.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # policy 2 never played
+    _, intervals = ratings.bradley_terry(wins, n_bootstrap=50)
+    assert np.isfinite(intervals[1]).all() and intervals[1, 0] < intervals[1, 1]
+    assert np.isneginf(intervals[2, 0]) and np.isposinf(intervals[2, 1])

@@ -1,0 +1,148 @@
+"""The failure model (docs/DESIGN.md#failure-model) of a run on disk: a kill at any moment loses
+nothing, a second writer is refused, sizes the counters cannot hold are refused before compiling.
+
+A kill is a real SIGKILL of a subprocess, timed by patching one function of the runner in that
+subprocess: inside the checkpoint write (when orbax's temporary folder appears), between the
+checkpoint and its metrics row, and during the evaluation after a chunk. Each resumed run must
+end with the parameters, key, pool and metrics rows of the run never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from algorithms import run_folder
+from algorithms.cli import main
+from algorithms.marl import checkpoint, runner
+from algorithms.marl.learner import make_learner
+from tests.algorithms.marl.conftest import TINY
+from tests.conftest import REPO
+
+CONFIG = TINY.replace(checkpoints=4, total_steps=TINY.steps_per_update * 4)
+OPTIONS = dict(eval_games=4, final_games=0, crossplay_games=0, progress=False)
+TIMING = ("wall_s", "chunk_s", "env_steps_per_s", "compile_s")  # measured, not computed
+
+PRELUDE = """
+import os, signal, threading, time
+from pathlib import Path
+from algorithms import run_folder
+from algorithms.marl import checkpoint, runner
+from algorithms.marl.config import TrainConfig
+out = Path({out!r})
+kill = lambda: os.kill(os.getpid(), signal.SIGKILL)
+"""
+MOMENTS = {
+    # orbax writes checkpoint 2 into a temporary folder; the kill lands while it exists
+    "inside_checkpoint_write": """
+real_save = checkpoint.save
+def save(mngr, step, state, config, metrics):
+    def watch():
+        while True:
+            if any("tmp" in p.name for p in (out / "checkpoints").iterdir()):
+                kill()
+            time.sleep(0.0002)
+    if step == 2:
+        threading.Thread(target=watch, daemon=True).start()
+    real_save(mngr, step, state, config, metrics)
+checkpoint.save = save
+""",
+    # checkpoint 2 is complete, its row not yet appended to metrics.jsonl
+    "between_checkpoint_and_row": """
+real_append = run_folder.append_row
+run_folder.append_row = lambda path, row: kill() if row["chunk"] == 2 else real_append(path, row)
+""",
+    # chunk 2 is trained, its evaluation battles are being played
+    "during_evaluation": """
+real_eval, calls = runner.Evaluator.vs_scripted, []
+def vs_scripted(self, *args, **kw):
+    calls.append(1)
+    if len(calls) == 2:
+        kill()
+    return real_eval(self, *args, **kw)
+runner.Evaluator.vs_scripted = vs_scripted
+""",
+}
+RUN = """
+runner.train(TrainConfig.from_dict({cfg}), out, **{options})
+"""
+
+
+@pytest.fixture(scope="module")
+def never_killed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clean") / "run"
+    runner.train(CONFIG, out, **OPTIONS)
+    return out
+
+
+def _outcome(out):
+    """(state of the last checkpoint, metrics rows without the timing fields)."""
+    like = make_learner(CONFIG).init(jax.random.PRNGKey(0))
+    state, _ = checkpoint.restore(out / "checkpoints", CONFIG.checkpoints, like)
+    rows = [{k: v for k, v in json.loads(line).items() if k not in TIMING}
+            for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return state, rows
+
+
+@pytest.mark.parametrize("moment", sorted(MOMENTS))
+def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
+    out = tmp_path / "run"
+    code = PRELUDE.format(out=str(out)) + MOMENTS[moment] + RUN.format(cfg=repr(CONFIG.to_dict()), options=OPTIONS)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    done = checkpoint.steps(out / "checkpoints")
+    assert done == ([1, 2] if moment == "between_checkpoint_and_row" else [1]), done
+    runner.train(CONFIG, out, resume=True, **OPTIONS)
+
+    (killed, killed_rows), (clean, clean_rows) = _outcome(out), _outcome(never_killed)
+    for leaf_k, leaf_c in zip(jax.tree_util.tree_leaves((killed.params, killed.pool, killed.key, killed.update)),
+                              jax.tree_util.tree_leaves((clean.params, clean.pool, clean.key, clean.update))):
+        np.testing.assert_array_equal(leaf_k, leaf_c)
+    assert [r["chunk"] for r in killed_rows] == [1, 2, 3, 4]
+    assert killed_rows == clean_rows  # every row, as the run never killed wrote it
+
+
+def test_a_lost_metrics_log_is_rebuilt_from_the_checkpoints(tmp_path, never_killed):
+    out = tmp_path / "run"
+    runner.train(CONFIG, out, stop_after=3, **OPTIONS)
+    (out / "metrics.jsonl").unlink()
+    runner.train(CONFIG, out, resume=True, **OPTIONS)
+    assert _outcome(out)[1] == _outcome(never_killed)[1]
+
+
+TRAIN_ARGS = ["--scenario", TINY.scenario, "--num-envs", "16", "--minibatches", "2", "--steps", "128", "--checkpoints", "1"]
+
+
+@pytest.mark.parametrize("command", [["train", *TRAIN_ARGS], ["eval", "random,chaser", "--games", "2"],
+                                     ["prefgame", "--iterations", "1"]])
+def test_a_second_writer_is_refused_at_once(command, tmp_path, capsys):
+    out = tmp_path / "busy"
+    with run_folder.exclusive(out):
+        assert main([*command, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is being written by another writer" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]  # nothing written
+
+
+def test_a_killed_writer_leaves_no_stuck_lock(tmp_path):
+    out = tmp_path / "run"
+    code = (f"import os, signal\nfrom algorithms import run_folder\nrun_folder.exclusive({str(out)!r}).__enter__()\n"
+            f"os.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL and (out / ".lock").exists()
+    with run_folder.exclusive(out) as folder:  # the kernel released the dead process's lock
+        assert folder == out
+
+
+def test_sizes_the_counters_cannot_hold_are_refused_before_anything(tmp_path, capsys):
+    out = tmp_path / "absurd"
+    assert main(["train", "--steps", str(10**15), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "more than the int32 step counters hold" in err and "total_steps must be at most" in err
+    assert not out.exists()  # refused before the folder was made
