@@ -3,7 +3,7 @@ nothing, a second writer is refused, sizes the counters cannot hold are refused 
 
 A kill is a real SIGKILL of a subprocess, timed by patching one function of the runner in that
 subprocess: inside the checkpoint write (when orbax's temporary folder appears), between the
-checkpoint and its metrics row, and during the evaluation after a chunk. Each resumed run must
+checkpoint and its metrics row, during the evaluation after a chunk, and at a chunk boundary. Each resumed run must
 end with the parameters, key, pool and metrics rows of the run never killed.
 """
 
@@ -21,6 +21,7 @@ import pytest
 from algorithms import run_folder
 from algorithms.cli import main
 from algorithms.marl import checkpoint, runner
+from algorithms.marl.config import TrainConfig
 from algorithms.marl.learner import make_learner
 from tests.algorithms.marl.conftest import TINY
 from tests.conftest import REPO
@@ -34,6 +35,7 @@ import os, signal, threading, time
 from pathlib import Path
 from algorithms import run_folder
 from algorithms.marl import checkpoint, runner
+from algorithms.marl.config import TrainConfig
 from algorithms.marl.config import TrainConfig
 out = Path({out!r})
 kill = lambda: os.kill(os.getpid(), signal.SIGKILL)
@@ -59,6 +61,11 @@ real_append = run_folder.append_row
 run_folder.append_row = lambda path, row: kill() if row["chunk"] == 2 else real_append(path, row)
 """,
     # chunk 2 is trained, its evaluation battles are being played
+    # chunk 2's checkpoint and row are written: the kill lands at a chunk boundary
+    "after_chunk": """
+runner_train = runner.train
+runner.train = lambda *a, **kw: runner_train(*a, on_chunk=lambda row: row["chunk"] == 2 and kill(), **kw)
+""",
     "during_evaluation": """
 real_eval, calls = runner.Evaluator.vs_scripted, []
 def vs_scripted(self, *args, **kw):
@@ -90,14 +97,14 @@ def _outcome(out):
     return state, rows
 
 
-@pytest.mark.parametrize("moment", sorted(MOMENTS))
+@pytest.mark.parametrize("moment", sorted(set(MOMENTS) - {"after_chunk"}))  # after_chunk: the command-line test
 def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
     out = tmp_path / "run"
     code = PRELUDE.format(out=str(out)) + MOMENTS[moment] + RUN.format(cfg=repr(CONFIG.to_dict()), options=OPTIONS)
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     done = checkpoint.steps(out / "checkpoints")
-    assert done == ([1, 2] if moment == "between_checkpoint_and_row" else [1]), done
+    assert done == ([1, 2] if moment in ("between_checkpoint_and_row", "after_chunk") else [1]), done
     runner.train(CONFIG, out, resume=True, **OPTIONS)
 
     (killed, killed_rows), (clean, clean_rows) = _outcome(out), _outcome(never_killed)
@@ -106,6 +113,34 @@ def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
         np.testing.assert_array_equal(leaf_k, leaf_c)
     assert [r["chunk"] for r in killed_rows] == [1, 2, 3, 4]
     assert killed_rows == clean_rows  # every row, as the run never killed wrote it
+
+
+# The command line's spelling of CONFIG and OPTIONS.
+CLI = ["--scenario", TINY.scenario, "--num-envs", "16", "--rollout-steps", "8", "--epochs", "1", "--minibatches", "2",
+       "--hidden", "16", "--opponent-groups", "2", "--pool-size", "2", "--snapshot-every", "1",
+       "--self-play-fraction", "0.5", "--scripted-fraction", "0", "--steps", str(CONFIG.total_steps),
+       "--checkpoints", "4", "--eval-games", "4", "--final-games", "0", "--crossplay-games", "0"]
+
+
+def test_the_command_line_resumes_a_killed_run(tmp_path, capsys, never_killed):
+    """`gigastep-jax train` refuses to overwrite a run, resumes it with --resume to the run never
+    killed, and the run folder is a population for `gigastep-jax eval`."""
+    from algorithms.cli import build_parser, flags
+
+    assert flags.build(build_parser().parse_args(["train", *CLI]), TrainConfig) == CONFIG
+    out = tmp_path / "run"
+    code = PRELUDE.format(out=str(out)) + MOMENTS["after_chunk"] + RUN.format(cfg=repr(CONFIG.to_dict()),
+                                                                              options=OPTIONS)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert main(["train", *CLI, "--out", str(out)]) == 2  # refuses to overwrite a run
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", *CLI, "--out", str(out), "--resume"]) == 0
+    assert _outcome(out)[1] == _outcome(never_killed)[1]
+    np.testing.assert_array_equal(_outcome(out)[0].key, _outcome(never_killed)[0].key)
+    assert main(["eval", str(out), "--games", "4", "--max-steps", "30", "--out", str(tmp_path / "eval")]) == 0
+    matrix = json.loads((tmp_path / "eval" / "matrix.json").read_text())
+    assert matrix["names"] == ["ckpt1", "ckpt2", "ckpt3", "ckpt4", "random", "chaser"]
 
 
 def test_a_lost_metrics_log_is_rebuilt_from_the_checkpoints(tmp_path, never_killed):
