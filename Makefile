@@ -18,11 +18,11 @@ demo: $(STAMP)
 	$(BIN)/gigastep-jax train --scenario identical_5_vs_5_fobs_vec_void_disc --steps 4000000 --out out/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # The long runs (learning curves, statistics against the original) that the default suite leaves out.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m slow
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m slow
 
 # ORIGINAL=/path/to/a/local/copy/of/gigastep adds the side-by-side comparison (never installed).
 bench: $(STAMP)
