@@ -7,7 +7,7 @@ step. Here each number is a hash of (key, stream, element index) with the murmur
 `jax.random` (split per environment and per step by the caller), so streams of different keys
 are independent; within one key, `stream` separates the draws of different purposes.
 Statistical quality is that of a good non-cryptographic hash: ample for sampling detections
-(tests/test_rng.py checks uniformity and independence; the detection-rate tests check the use).
+(tests/gigastep_jax/test_rng.py checks uniformity and independence; the detection-rate tests check the use).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 // per-agent colour arrays cost it a dispatch each. What needs jax's own arithmetic (pixel
 // coordinates: rounding of cos and sin; altitudes and health as integers) stays in JAX
 // (observe.rgb_obs); the colours are single float32 multiplies, done here as XLA does them, and
-// the bytes are composed here, so the two paths agree bit for bit (tests/test_native_render.py).
+// the bytes are composed here, so the two paths agree bit for bit (tests/gigastep_jax/test_native_render.py).
 //
 // Colours. Agent t's pixel p has shade s = shade[t, p] (0 where the sprite has no such pixel).
 // In the view of a team, its own agents are (0, z255[t] s, 255 s), the others (255 s, z255[t] s,

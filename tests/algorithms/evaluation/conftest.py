@@ -22,7 +22,7 @@ BATTLE = "identical_5_vs_5_fobs_vec_void_disc"
 RPS = np.array([[0.5, 0.0, 1.0], [1.0, 0.5, 0.0], [0.0, 1.0, 0.5]])
 
 
-# Biased RPS of PREFERENCE.md testbed (a): P = ½ + A/4.
+# Biased RPS of docs/PREFERENCE.md testbed (a): P = ½ + A/4.
 BIASED_RPS = 0.5 + np.array([[0, -1, 2], [1, 0, -1], [-2, 1, 0]]) / 4.0
 
 

@@ -1,4 +1,4 @@
-"""Sample-based learners on the language model (testbed b and the transitive judge, PREFERENCE.md).
+"""Sample-based learners on the language model (testbed b and the transitive judge, docs/PREFERENCE.md).
 
 Default tests use a small transformer (d_model 32, one layer) and the uniform-token reference (a fresh
 model), 20-30 iterations, and measure exploitability with 4096 samples, the issue's thresholds.

@@ -1,4 +1,4 @@
-"""The exact level of the preference game against PREFERENCE.md's ground truth (testbed a)."""
+"""The exact level of the preference game against docs/PREFERENCE.md's ground truth (testbed a)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from algorithms.preference.tabular import TABULAR_ALGORITHMS
 
 # Every run below uses steps=2000 (one compilation per algorithm) except SPPO's T = 1e3 / 1e4.
 NASH = np.array([0.25, 0.5, 0.25])
-PI_STAR = np.array([0.3255, 0.4588, 0.2157])  # π*_τ, τ = 0.1 (PREFERENCE.md)
+PI_STAR = np.array([0.3255, 0.4588, 0.2157])  # π*_τ, τ = 0.1 (docs/PREFERENCE.md)
 STRENGTHS = np.array([1.0, 0.5, 0.0, -0.5, -1.0])
 TRANSITIVE = 1.0 / (1.0 + np.exp(-(STRENGTHS[:, None] - STRENGTHS[None, :])))
 
@@ -40,7 +40,7 @@ def test_sppo_average_converges_last_iterate_does_not():
     np.testing.assert_allclose(run.history[0], np.ones(3) / 3, atol=1e-7)
     avg = exploitability(BIASED_RPS, run.average)
     assert avg < 0.05
-    assert avg == pytest.approx(0.0058, abs=1e-3)  # measured here; PREFERENCE.md lists 0.0087 (see the report)
+    assert avg == pytest.approx(0.0058, abs=1e-3)  # docs/PREFERENCE.md#measured-figures (0.0058)
     assert exploitability(BIASED_RPS, run.last) > 0.05  # multiplicative weights cycles outward
     longer = tabular_selfplay("sppo", BIASED_RPS, None, steps=10_000, eta=0.1)
     assert exploitability(BIASED_RPS, longer.average) < avg
