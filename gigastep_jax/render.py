@@ -55,9 +55,12 @@ def frame(env: Env, state: EnvState, scale: int = 3) -> jax.Array:
 
 
 def save_gif(frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: int = 20) -> str:
-    """Write frames uint8[T, H, W, 3] to a GIF (atomically: a temp file renamed into place)."""
+    """Write frames uint8[T, H, W, 3] to a GIF played at `fps` frames per second (atomically: a temp
+    file renamed into place). GIF stores delays in hundredths of a second, so 1/fps is rounded to that."""
     import imageio.v2 as imageio
 
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 100:
+        raise ValueError(f"fps must be a number in (0, 100] (GIF delays are hundredths of a second), got {fps!r}")
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8[T, H, W, 3], got {frames.dtype}{list(frames.shape)}")
@@ -68,7 +71,7 @@ def save_gif(frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike,
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a GIF is meant to be shared
     try:
-        imageio.mimsave(tmp, list(frames), duration=1.0 / fps, loop=0)
+        imageio.mimsave(tmp, list(frames), duration=1000.0 / fps, loop=0)  # pillow's writer takes milliseconds
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

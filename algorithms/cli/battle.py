@@ -33,7 +33,7 @@ def _render(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out} is a folder; give the GIF's file name")
     run_folder.prepare(Path(args.out).parent)  # checked before the battle is played
     env = gj.make(args.scenario)  # unknown names raise ValueError with close matches
-    policy = gj.policies.by_team(gj.policies.get(args.team_a), gj.policies.get(args.team_b))
+    policy = gj.policies.by_team(_policy(args.team_a), _policy(args.team_b))
     states, final = gj.render.play(env, jax.random.PRNGKey(args.seed), policy, args.max_steps)
     frames = gj.render.render_states(env, states, scale=args.scale)
     path = gj.render.save_gif(frames, args.out, fps=args.fps)
@@ -59,17 +59,33 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(spec: str):
+    """A scripted policy by name, or a trained one: RUN_DIR (its last checkpoint) or RUN_DIR@STEP."""
+    import gigastep_jax as gj
+
+    if spec in SCRIPTED:
+        return gj.policies.get(spec)
+    from algorithms.marl.policy import load_policy, parse_run_spec
+
+    if not parse_run_spec(spec)[0].is_dir():
+        raise ValueError(f"unknown team {spec!r}: neither a scripted policy ({', '.join(SCRIPTED)}) nor a run "
+                         f"folder (RUN_DIR or RUN_DIR@STEP)")
+    return load_policy(spec)
+
+
 EVAL_SPEC_HELP = (
-    f"a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of {', '.join(SCRIPTED)} "
-    "(e.g. random,circler,chaser,chaser:eps=0.5)"
+    f"a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of {', '.join(SCRIPTED)}, "
+    "and trained ones, RUN_DIR (its last checkpoint) or RUN_DIR@STEP (e.g. random,chaser:eps=0.5,runs/demo@3)"
 )
 
 
 def _eval_population(policies: str, scenario: str):
     """POLICIES argument -> (env, game, stacked params, names).
 
-    A run directory (from `gigastep-jax train`) gives its checkpoints plus the scripted policies
-    random and chaser, on the run's own scenario; otherwise a list of scripted specs on `scenario`.
+    A run directory alone (from `gigastep-jax train`) gives its checkpoints plus random and chaser,
+    on the run's own scenario. Otherwise a comma-separated list of scripted specs and trained
+    policies (RUN_DIR for its last checkpoint, RUN_DIR@STEP), on the trained policies' scenario if
+    there are any, else on `scenario`.
     """
     import gigastep_jax as gj
     from algorithms.evaluation import game, scripted
@@ -78,14 +94,47 @@ def _eval_population(policies: str, scenario: str):
         from algorithms.marl import runner
 
         return runner.run_population(policies)
-    one_word = "," not in policies and ":" not in policies and policies.strip() not in SCRIPTED
-    if Path(policies).exists() or one_word:
-        raise ValueError(f"no such run folder {policies!r}; POLICIES is a folder written by gigastep-jax train or "
-                         f"a comma-separated list of scripted policies KIND[:eps=E][:gain=G], KIND one of "
-                         f"{', '.join(SCRIPTED)}")
+    items = [item.strip() for item in policies.split(",")]
+    trained = [item for item in items if item and ("/" in item or "@" in item or Path(item).is_dir())]
+    if trained:
+        return _mixed_population(items, trained)
     env = gj.make(scenario)  # unknown names raise ValueError with close matches
-    population, names = scripted.scripted_population([s for s in policies.split(",")])
+    try:
+        population, names = scripted.scripted_population(items)
+    except ValueError as e:
+        raise ValueError(f"{e}; a trained policy is a run folder, RUN_DIR or RUN_DIR@STEP") from None
     return env, game.BattleGame(env, scripted.scripted_apply), population, names
+
+
+def _mixed_population(items: list[str], trained: list[str]):
+    """Trained checkpoints and scripted specs as one population (the networks must share a shape)."""
+    from algorithms.evaluation import game
+    from algorithms.marl import population
+    from algorithms.marl.policy import load_actor, parse_run_spec
+
+    for item in trained:
+        if not parse_run_spec(item)[0].is_dir():
+            raise ValueError(f"no such run folder {item!r}; POLICIES is a folder written by gigastep-jax train, "
+                             f"or a comma-separated list of RUN_DIR, RUN_DIR@STEP and scripted policies "
+                             f"KIND[:eps=E][:gain=G], KIND one of {', '.join(SCRIPTED)}")
+    loaded = {item: load_actor(item) for item in trained}
+    learner = loaded[trained[0]][0]
+    for item, (other, _, _) in loaded.items():
+        if other.config.replace(total_steps=0, seed=0) != learner.config.replace(total_steps=0, seed=0):
+            raise ValueError(f"{item} was trained with another scenario or network than {trained[0]}: one "
+                             f"cross-play needs policies of one shape ({other.env.name} vs {learner.env.name})")
+    like = loaded[trained[0]][1]
+    members, names = [], []
+    for item in items:
+        if item in loaded:
+            _, actor, step = loaded[item]
+            members.append(population.network_member(actor))
+            names.append(f"{parse_run_spec(item)[0].name}@{step}")
+        else:
+            members.append(population.scripted_member(like, item))
+            names.append(item)
+    apply = population.make_apply(learner.ac)
+    return learner.env, game.BattleGame(learner.env, apply), population.stack_members(members), names
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -171,11 +220,12 @@ def add_parsers(sub) -> None:
     from algorithms.marl import runner
     from algorithms.marl.config import TrainConfig
 
-    render = sub.add_parser("render", help="play one battle of scripted teams and write a GIF")
+    render = sub.add_parser("render", help="play one battle of scripted or trained teams and write a GIF")
     render.add_argument("scenario", help=SCENARIO_HELP)
     render.add_argument("--out", default="battle.gif", help="GIF path (the outcome goes beside it as .json)")
-    render.add_argument("--team-a", default="chaser", choices=SCRIPTED)
-    render.add_argument("--team-b", default="random", choices=SCRIPTED)
+    team_help = f"{', '.join(SCRIPTED)}, or a trained policy: RUN_DIR (its last checkpoint) or RUN_DIR@STEP"
+    render.add_argument("--team-a", default="chaser", help=team_help)
+    render.add_argument("--team-b", default="random", help=team_help)
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
     render.add_argument("--scale", type=int, default=3, help="pixels per observation pixel")
@@ -192,7 +242,7 @@ def add_parsers(sub) -> None:
 
     ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")
     ev.add_argument("policies", metavar="POLICIES",
-                    help=EVAL_SPEC_HELP + "; or a RUN_DIR of gigastep-jax train (its checkpoints, random and chaser)")
+                    help=EVAL_SPEC_HELP + "; or a RUN_DIR alone (all its checkpoints, random and chaser)")
     ev.add_argument("--scenario", default=DEFAULT_SCENARIO, help=SCENARIO_HELP)
     ev.add_argument("--games", type=int, default=64, help="battles per ordered pair (half with each policy as team A)")
     ev.add_argument("--out", default="out/eval", help="folder for matrix.json/.csv, report.json and the figures")

@@ -29,7 +29,10 @@ def a_file(tmp_path):
     (["render", SCENARIO, "--max-steps", "0"], "--max-steps must be an int >= 1, got 0"),
     (["eval", "random,chaser", "--max-steps", "0"], "--max-steps must be an int >= 1, got 0"),
     (["eval", "{tmp}/no_such_run"], "no such run folder"),
-    (["eval", "my_run"], "no such run folder 'my_run'"),
+    (["eval", "my_run"], "unknown scripted policy 'my_run'"),
+    (["eval", "my_run"], "a trained policy is a run folder, RUN_DIR or RUN_DIR@STEP"),
+    (["eval", "random,runs/missing@3"], "no such run folder 'runs/missing@3'"),
+    (["render", SCENARIO, "--team-a", "sniper"], "unknown team 'sniper': neither a scripted policy"),
     (["eval", "{file}"], "no such run folder"),
     (["train", "--eval-games", "-1"], "eval_games must be an int >= 0, got -1"),
 ])
