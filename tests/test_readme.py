@@ -26,6 +26,8 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
         final = namespace["summary"]["final_eval"]["chaser"]
         assert final["wins"] + final["draws"] + final["losses"] == final["games"] == 64
         assert (tmp_path / "runs" / "2v2" / "checkpoints").is_dir()
+        for gif in ("final_vs_chaser.gif", "final_vs_first.gif"):  # a finished run's battles to watch
+            assert (tmp_path / "runs" / "2v2" / gif).stat().st_size > 0
     if "exact" in namespace:  # the preference example: the exact SPPO average nears the Nash
         from algorithms.preference import BIASED_RPS, exploitability
 

@@ -8,6 +8,7 @@ writes into the run folder:
     config.json          the run's configuration
     crossplay/           matrix.json/.csv, report.json and the figures of the checkpoints' cross-play
     final_eval.json      the last policy against every scripted policy: wins, draws, losses
+    final_vs_chaser.gif, final_vs_first.gif   the last policy (team A) against chaser and the first checkpoint
 Python only orchestrates between compiled chunks; every chunk is one `jit` call. Files are written
 by `algorithms.run_folder` (atomically).
 """
@@ -36,7 +37,7 @@ class RunOptions:
     """How a run is evaluated (none of it changes what is learnt)."""
 
     eval_games: int = 64  # battles against each scripted policy after every checkpoint (0: none)
-    final_games: int = 1000  # battles of the final policy against each scripted policy
+    final_games: int = 1000  # battles of the final policy against each scripted policy (> 0: and two GIFs)
     crossplay_games: int = 32  # battles per ordered pair of checkpoints in the final cross-play
 
     def __post_init__(self):
@@ -174,7 +175,7 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
     if final_games:
         final = evaluator.vs_scripted(actors[-1], jax.random.PRNGKey(7), final_games)
         run_folder.write_json(out / "final_eval.json", final)
-        result["final_eval"] = final
+        result.update(final_eval=final, gifs=_battle_gifs(out, learner, actors[0], actors[-1]))
     if crossplay_games and len(actors) > 1:
         names = [f"ckpt{s}" for s in steps]
         matrix = evaluator.crossplay(actors, names, jax.random.PRNGKey(11), crossplay_games)
@@ -185,6 +186,22 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
         result["crossplay"] = dict(latest_vs_first=float(rate[-1, 0]), vs_first=[float(r) for r in rate[:, 0]],
                                    figures=figures)
     return result
+
+
+def _battle_gifs(out: Path, learner: Learner, first, last, max_steps: int = 300) -> dict[str, str]:
+    """Watchable battles of the final policy (team A) against chaser and against the first
+    checkpoint (team B), sampled actions, written beside the figures. None for a recurrent policy,
+    whose memory the scripted-policy signature of `render.play` cannot carry."""
+    if learner.ac.memory_size:
+        return {}
+    env, apply = learner.env, population.make_apply(learner.ac, scripted=False)
+    as_policy = lambda actor: lambda key, e, state: apply(dict(actor=actor), key, e, state)  # noqa: E731
+    gifs = {}
+    for name, opponent in (("final_vs_chaser", gj.policies.chaser), ("final_vs_first", as_policy(first))):
+        policy = gj.policies.by_team(as_policy(last), opponent)
+        states, _ = gj.render.play(env, jax.random.PRNGKey(13), policy, max_steps)
+        gifs[name] = gj.render.save_gif(gj.render.render_states(env, states, scale=2), out / f"{name}.gif")
+    return gifs
 
 
 @contextlib.contextmanager
