@@ -24,7 +24,7 @@ def test_the_readme_examples_run_in_order(tmp_path, monkeypatch):
             assert (tmp_path / "runs" / "2v2" / "checkpoints").is_dir()
             for gif in ("final_vs_chaser.gif", "final_vs_first.gif"):  # a finished run's battles to watch
                 assert (tmp_path / "runs" / "2v2" / gif).stat().st_size > 0
-        if "policy" in namespace and "final" in namespace:  # the trained policy played a battle
+        if hasattr(namespace.get("policy"), "checkpoint"):  # the trained policy played a battle
             assert namespace["policy"].checkpoint == 2 and namespace["final"]["length"] >= 1
         if "exact" in namespace:  # the preference example: the exact SPPO average nears the Nash
             from algorithms.preference import BIASED_RPS, exploitability
