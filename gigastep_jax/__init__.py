@@ -47,4 +47,5 @@ __all__ = [
     "observe",
     "policies",
     "render",
+    "spaces",
 ]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gigastep_jax import dynamics as dyn
-from gigastep_jax import observe, rng
+from gigastep_jax import observe, rng, spaces
 from gigastep_jax.maps import map_table
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
@@ -91,6 +91,28 @@ class Env:
         """Where the agent rows, waypoint and boxes sit in a vector observation (read rows by
         `observe.RowFeature`); ValueError for an RGB scenario."""
         return observe.vector_layout(self.scenario, self.maps.max_boxes)
+
+    @property
+    def default_params(self) -> EnvParams:
+        """The scenario's tunable numbers (gymnax's name; the same object as `params`)."""
+        return self.params
+
+    def action_space(self, params: EnvParams | None = None, *, team: bool = False):
+        """One agent's action: `spaces.Discrete(27)` or `spaces.Box(-1, 1, (3,))`; with `team`, the
+        action of all N agents, as `step` takes it. `params` is accepted for gymnax's signature (the
+        space does not depend on it)."""
+        if self.discrete:
+            return spaces.Box(0, N_DISCRETE_ACTIONS - 1, (self.n_agents,), jnp.int32) if team \
+                else spaces.Discrete(N_DISCRETE_ACTIONS)
+        return spaces.Box(-1.0, 1.0, (self.n_agents, 3) if team else (3,), jnp.float32)
+
+    def observation_space(self, params: EnvParams | None = None, *, team: bool = False):
+        """One agent's observation: a float32 vector (unbounded) or a uint8 image in 0..255; with
+        `team`, the observations of all N agents [N, ...], as `reset` and `step` return them."""
+        shape = ((self.n_agents,) if team else ()) + tuple(self.obs_shape)
+        if self.scenario.obs_kind == "rgb":
+            return spaces.Box(0, 255, shape, jnp.uint8)
+        return spaces.Box(-np.inf, np.inf, shape, jnp.float32)
 
     @property
     def obs_dtype(self):

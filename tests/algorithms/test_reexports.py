@@ -25,7 +25,7 @@ GJ = {
     "Env": "env", "EnvParams": "state", "EnvState": "state", "Scenario": "state",
     "RowFeature": "observe.vector", "VectorLayout": "observe.vector",
     "ScenarioBuilder": "scenarios", "UNIT_TYPES": "scenarios", "UnitType": "scenarios", "list_scenarios": "scenarios",
-    "make": None, "observe": "observe", "policies": "policies", "render": "render",
+    "make": None, "observe": "observe", "policies": "policies", "render": "render", "spaces": "spaces",
 }
 OBSERVE_MODULES = ("sight", "vector", "rgb", "pixels", "full_state")
 OBSERVE_ALIASES = {"VEC_FEATURES": "ROW_FEATURES"}  # old names kept by `gigastep_jax.observe` itself
