@@ -199,15 +199,18 @@ def _make_learner(config: TrainConfig) -> Learner:
 
 
 def summarize(sums: dict, updates: int) -> dict[str, float]:
-    """Chunk sums -> readable metrics: scores per opponent category (wins + ½ draws, per game),
-    mean losses, episode statistics."""
+    """Chunk sums -> readable metrics: per opponent category (but the current policy) the games,
+    wins, draws and losses of the learner's side and its score (wins + ½ draws, per game), mean
+    losses, episode statistics."""
     s = jax.tree_util.tree_map(np.asarray, sums)
     out: dict[str, float] = {}
-    games, score = s["sums"]["games"], s["sums"]["score"]
+    games, wins, draws, score = (s["sums"][k] for k in ("games", "wins", "draws", "score"))
     for i, name in enumerate(CATEGORIES):
         if i > 0 and games[i] > 0:
-            out[f"win_rate_vs_{name}"] = float(score[i] / games[i])
+            out[f"score_vs_{name}"] = float(score[i] / games[i])
             out[f"games_vs_{name}"] = float(games[i])
+            out[f"wins_vs_{name}"], out[f"draws_vs_{name}"] = float(wins[i]), float(draws[i])
+            out[f"losses_vs_{name}"] = float(games[i] - wins[i] - draws[i])
     episodes = float(games.sum())
     out["episodes"] = episodes
     if episodes:

@@ -80,10 +80,11 @@ def act(learner: "Learner", key: jax.Array, params: dict, pool: opponent_pool.Po
 
 
 def empty_tallies(groups: int) -> dict:
-    """Sums over finished episodes: games and score (1 win, ½ draw, 0 loss) per opponent category
-    and per group, the learner's team return and the episode length."""
+    """Sums over finished episodes: games, wins, draws and score (1 win, ½ draw, 0 loss) per opponent
+    category, games and score per group, the learner's team return and the episode length."""
     n = len(CATEGORIES)
-    return dict(games=jnp.zeros(n), score=jnp.zeros(n), group_games=jnp.zeros(groups), group_score=jnp.zeros(groups),
+    return dict(games=jnp.zeros(n), wins=jnp.zeros(n), draws=jnp.zeros(n), score=jnp.zeros(n),
+                group_games=jnp.zeros(groups), group_score=jnp.zeros(groups),
                 episode_return=jnp.float32(0.0), episode_length=jnp.float32(0.0))
 
 
@@ -94,6 +95,8 @@ def tally(sums: dict, ended: jax.Array, score: jax.Array, category: jax.Array, g
     e = ended.astype(jnp.float32)
     return dict(
         games=sums["games"].at[category].add(e),
+        wins=sums["wins"].at[category].add(e * (score == 1.0)),
+        draws=sums["draws"].at[category].add(e * (score == 0.5)),
         score=sums["score"].at[category].add(e * score),
         group_games=sums["group_games"].at[group].add(e),
         group_score=sums["group_score"].at[group].add(e * score),

@@ -150,7 +150,9 @@ def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_gam
                 row["compile_s"] = round(compile_s[0], 2)
             if eval_games:
                 ev = evaluator.vs_scripted(state.params["actor"], jax.random.PRNGKey(1_000_000 + c), eval_games)
-                row.update({f"eval_vs_{k}": v["win_rate"] for k, v in ev.items()})
+                for name, v in ev.items():  # eval_vs_*: the score; then wins, draws and losses apart
+                    row.update({f"eval_vs_{name}": v["win_rate"], f"eval_wins_vs_{name}": v["wins"],
+                                f"eval_draws_vs_{name}": v["draws"], f"eval_losses_vs_{name}": v["losses"]})
             checkpoint.save(mngr, c + 1, state, config, row)
             run_folder.append_row(out / "metrics.jsonl", row)
             rows.append(row)
@@ -222,7 +224,7 @@ def _compile_seconds():
 
 def _progress_info(row: dict) -> str:
     parts = [f"{row['env_steps_per_s'] * 1:,.0f} env-steps/s"]
-    for k, label in (("win_rate_vs_pool", "pool"), ("eval_vs_random", "random"), ("eval_vs_chaser", "chaser")):
+    for k, label in (("score_vs_pool", "pool"), ("eval_vs_random", "random"), ("eval_vs_chaser", "chaser")):
         if k in row:
             parts.append(f"{label} {row[k]:.2f}")
     return "  ".join(parts)
