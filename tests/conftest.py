@@ -59,6 +59,11 @@ def place(state: gj.EnvState, **fields) -> gj.EnvState:
     return state.replace(**converted)
 
 
+def with_transition(env: gj.Env):
+    """(env, its jitted `transition`): what the hand-computed physics tests step with."""
+    return env, jax.jit(env.transition)
+
+
 def builder_env(n_a: int = 1, n_b: int = 1, unit_a: str = "default", unit_b: str = "default", **options):
     """A custom battle `n_a` x `unit_a` against `n_b` x `unit_b` in a big arena (nobody leaves)."""
     options.setdefault("arena", (100.0, 100.0))

@@ -17,7 +17,7 @@ import pytest
 
 import gigastep_jax as gj
 from gigastep_jax import dynamics
-from tests.conftest import builder_env, f32, place
+from tests.conftest import builder_env, f32, place, with_transition
 
 KEY = jax.random.PRNGKey(0)
 DEATH_DAMAGE = 4
@@ -95,20 +95,20 @@ def tough():
         gj.ScenarioBuilder("tough").add_custom(0, max_health=10.0).add_custom(1, max_health=10.0)
         .make(arena=(100.0, 100.0), discrete=False)
     )
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 @pytest.fixture(scope="module")
 def duel():
     env = builder_env(1, 1, discrete=False)
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 @pytest.fixture(scope="module")
 def hider_duel():
     """Agent 0 a hider (team A), agent 1 a default unit (team B)."""
     env = builder_env(1, 1, unit_a="hider", discrete=False)
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 NO_CONTROL = jnp.zeros((2, 3), jnp.float32)

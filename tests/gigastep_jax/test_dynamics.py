@@ -20,7 +20,7 @@ import pytest
 
 import gigastep_jax as gj
 from gigastep_jax import dynamics
-from tests.conftest import builder_env, f32, place
+from tests.conftest import builder_env, f32, place, with_transition
 
 KEY = jax.random.PRNGKey(0)
 DEATH_ARENA, DEATH_COLLISION, DEATH_OBSTACLE = 1, 2, 3
@@ -31,13 +31,13 @@ STILL = 13  # discrete index of (0, 0, 0)
 def cont():
     """(env, jitted transition) of a continuous 2-vs-2 in a 100 x 100 arena."""
     env = builder_env(2, 2, discrete=False)
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 @pytest.fixture(scope="module")
 def disc():
     env = builder_env(2, 2, discrete=True)
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 def far_apart(env) -> gj.EnvState:
@@ -296,7 +296,7 @@ def test_teammates_collide_too(cont):
 @pytest.fixture(scope="module")
 def maps_env():
     env = gj.make("identical_1_vs_1_fobs_vec_maps_disc")
-    return env, jax.jit(env.transition)
+    return with_transition(env)
 
 
 def one_box_state(env, x0: float) -> gj.EnvState:

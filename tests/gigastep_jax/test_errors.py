@@ -116,32 +116,19 @@ def states():
     return disc, cont, jax.eval_shape(disc.reset, KEY)[1]
 
 
-def test_discrete_action_wrong_shape(states):
-    disc, _, state = states
-    with pytest.raises(ValueError, match=r"discrete action must have shape \(10,\).*got shape \(3,\)"):
-        disc.step(KEY, state, jnp.zeros(3, jnp.int32))
-    with pytest.raises(ValueError, match=r"shape \(10,\).*got shape \(10, 3\)"):
-        disc.step(KEY, state, jnp.zeros((10, 3), jnp.int32))
-
-
-def test_discrete_action_wrong_dtype(states):
-    disc, _, state = states
-    with pytest.raises(TypeError, match=r"discrete action must be an integer array, got dtype float32"):
-        disc.step(KEY, state, jnp.zeros(10, jnp.float32))
-
-
-def test_continuous_action_wrong_shape(states):
-    _, cont, state = states
-    with pytest.raises(ValueError, match=r"continuous action must have shape \(10, 3\).*got shape \(10,\)"):
-        cont.step(KEY, state, jnp.zeros(10, jnp.float32))
-    with pytest.raises(ValueError, match=r"shape \(10, 3\).*got shape \(10, 2\)"):
-        cont.transition(KEY, state, np.zeros((10, 2), np.float32))
-
-
-def test_continuous_action_wrong_dtype(states):
-    _, cont, state = states
-    with pytest.raises(TypeError, match=r"continuous action must be a float array, got dtype int32"):
-        cont.step(KEY, state, jnp.zeros((10, 3), jnp.int32))
+@pytest.mark.parametrize("kind, call, action, error, pattern", [
+    ("disc", "step", jnp.zeros(3, jnp.int32), ValueError, r"discrete action must have shape \(10,\).*got shape \(3,\)"),
+    ("disc", "step", jnp.zeros((10, 3), jnp.int32), ValueError, r"shape \(10,\).*got shape \(10, 3\)"),
+    ("disc", "step", jnp.zeros(10, jnp.float32), TypeError, r"discrete action must be an integer array, got dtype float32"),
+    ("cont", "step", jnp.zeros(10, jnp.float32), ValueError, r"continuous action must have shape \(10, 3\).*got shape \(10,\)"),
+    ("cont", "transition", np.zeros((10, 2), np.float32), ValueError, r"shape \(10, 3\).*got shape \(10, 2\)"),
+    ("cont", "step", jnp.zeros((10, 3), jnp.int32), TypeError, r"continuous action must be a float array, got dtype int32"),
+])
+def test_action_of_the_wrong_shape_or_dtype(states, kind, call, action, error, pattern):
+    disc, cont, state = states
+    env = disc if kind == "disc" else cont
+    with pytest.raises(error, match=pattern):
+        getattr(env, call)(KEY, state, action)
 
 
 def test_errors_raised_while_tracing_under_jit(states):
