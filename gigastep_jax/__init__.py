@@ -16,6 +16,15 @@ from gigastep_jax.wrappers import AutoReset, BatchedEnv, EpisodeStats, EpisodeSt
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str):
+    # `gj.adapters` is imported on first use: it loads Gymnasium and PettingZoo where installed.
+    if name == "adapters":
+        import importlib
+
+        return importlib.import_module("gigastep_jax.adapters")
+    raise AttributeError(f"module 'gigastep_jax' has no attribute {name!r}")
+
+
 def make(name: str, **overrides) -> Env:
     """Build the registered scenario `name`.
 
@@ -30,6 +39,7 @@ def make(name: str, **overrides) -> Env:
 
 __all__ = [
     "AutoReset",
+    "adapters",
     "BatchedEnv",
     "Env",
     "EnvParams",

@@ -11,13 +11,16 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
 def test_the_readme_examples_run_in_order(tmp_path, monkeypatch):
-    assert len(BLOCKS) >= 4
+    assert len(BLOCKS) >= 5
     monkeypatch.chdir(tmp_path)  # the examples write battle.gif and runs/
     for index, block in enumerate(BLOCKS):
         namespace: dict = {}
         exec(compile(block, f"README.md python block {index}", "exec"), namespace)
         if "frames" in namespace:  # the environment example drew a battle
             assert namespace["frames"].ndim == 4 and (tmp_path / "battle.gif").stat().st_size > 0
+        if "pz" in namespace:  # the adapters example: a PettingZoo episode played to its end
+            assert namespace["pz"].agents == [] and set(namespace["dones"]) == {*namespace["env"].agents, "__all__"}
+            assert namespace["obs"].shape == (2, *namespace["gym"].env.obs_shape)
         if "summary" in namespace:  # the training example wrote a run
             final = namespace["summary"]["final_eval"]["chaser"]
             assert final["wins"] + final["draws"] + final["losses"] == final["games"] == 64

@@ -1,6 +1,6 @@
 """`gigastep-jax train`, `eval` and `render`: battles from the shell.
 
-The train flags are generated from `TrainConfig` and `runner.RunOptions` (`flags.py`), so every
+The train flags are generated from `TrainConfig`, `runner.RunOptions` and `loggers.LogOptions` (`flags.py`), so every
 field of the learner is reachable and has one default, the dataclass's.
 """
 
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from algorithms import run_folder, validate
+from algorithms import loggers, run_folder, validate
 from algorithms.cli import flags
 from gigastep_jax.policies import SCRIPTED
 
@@ -200,8 +200,9 @@ def _train(args: argparse.Namespace) -> int:
 
     config = flags.build(args, TrainConfig)
     options = flags.build(args, runner.RunOptions)
+    log_options = flags.build(args, loggers.LogOptions)
     console = Console(stderr=True)
-    summary = runner.train(config, args.out, resume=args.resume, **vars(options))
+    summary = runner.train(config, args.out, resume=args.resume, **vars(options), **vars(log_options))
     final = summary.get("final_eval", {})
     if final:
         console.print("final policy (wins/draws/losses): " + ", ".join(
@@ -238,6 +239,7 @@ def add_parsers(sub) -> None:
     flags.add_flags(tr, TrainConfig, aliases=dict(total_steps=("--steps",), learning_rate=("--lr",)),
                     group="learner (TrainConfig)")
     flags.add_flags(tr, runner.RunOptions, group="evaluation during the run (RunOptions)")
+    flags.add_flags(tr, loggers.LogOptions, group="experiment loggers beside metrics.jsonl (LogOptions)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")

@@ -5,8 +5,9 @@
 Writes out/metrics.jsonl (one JSON object per iteration: exploitability of the iterate and of the
 average of iterates, win rate against the reference, KL to it, ...), out/iterates/iterate_NNNN
 (orbax), out/config.json, out/curves.png and, with --payoff-games > 0, the payoff matrix over the
-iterates with its report and figures (algorithms.evaluation). Flags are generated from
-`PrefgameOptions`, `LearnerConfig` and `LMConfig` (`flags.py`).
+iterates with its report and figures (algorithms.evaluation); with --tensorboard / --wandb, the
+rows again in out/tensorboard, out/wandb (`algorithms.loggers`). Flags are generated from
+`PrefgameOptions`, `LogOptions`, `LearnerConfig` and `LMConfig` (`flags.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from algorithms import run_folder, validate
+from algorithms import loggers, run_folder, validate
 from algorithms.cli import flags
 
 JUDGES = ("bt", "cycle", "noisy")
@@ -110,7 +111,7 @@ def _run(args: argparse.Namespace, options: PrefgameOptions, config, learner_con
 
         result = run_selfplay(config, judge, learner_config, options.iterations, jax.random.PRNGKey(options.seed),
                               sft_steps=options.sft_steps, eval_samples=options.eval_samples, out_dir=out,
-                              callback=show)
+                              callback=show, **vars(flags.build(args, loggers.LogOptions)))
     files = [str(out / "metrics.jsonl"), str(out / "iterates"),
              figures.plot_curves(result.metrics, out / "curves.png", title=f"{name}, judge {judge.name}")]
     summary = dict(algorithm=name, judge=options.judge, iterations=options.iterations, final=result.metrics[-1])
@@ -133,6 +134,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("prefgame", help="LLM self-play on a small LM: SPPO, SPO, INPO, Nash-MD, DPO, IPO, SimPO")
     p.add_argument("--out", default="out/prefgame")
     flags.add_flags(p, PrefgameOptions, group="the run (PrefgameOptions)")
+    flags.add_flags(p, loggers.LogOptions, group="experiment loggers beside metrics.jsonl (LogOptions)")
     flags.add_flags(p, LearnerConfig, aliases=dict(algorithm=("--algo",), k_samples=("--k",),
                                                    learning_rate=("--lr",)), group="the learner (LearnerConfig)")
     flags.add_flags(p, lm.LMConfig, aliases=dict(n_layers=("--layers",)),

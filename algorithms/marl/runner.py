@@ -9,6 +9,7 @@ writes into the run folder:
     crossplay/           matrix.json/.csv, report.json and the figures of the checkpoints' cross-play
     final_eval.json      the last policy against every scripted policy: wins, draws, losses
     final_vs_chaser.gif, final_vs_first.gif   the last policy (team A) against chaser and the first checkpoint
+    tensorboard/, wandb/ with --tensorboard / --wandb: the metrics rows again, for those tools (`algorithms.loggers`)
 Python only orchestrates between compiled chunks; every chunk is one `jit` call. Files are written
 by `algorithms.run_folder` (atomically).
 """
@@ -25,7 +26,7 @@ import jax
 import numpy as np
 
 import gigastep_jax as gj
-from algorithms import evaluation, run_folder, validate
+from algorithms import evaluation, loggers, run_folder, validate
 from algorithms.evaluation import game
 from algorithms.marl import checkpoint, population
 from algorithms.marl.config import TrainConfig
@@ -103,26 +104,40 @@ def _row(config: TrainConfig, state: TrainState, sums: dict, chunk: int, chunk_s
 def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_games: int = RunOptions.eval_games,
           final_games: int = RunOptions.final_games, crossplay_games: int = RunOptions.crossplay_games,
           devices: int | None = None, stop_after: int | None = None,
-          on_chunk: Callable[[dict], None] | None = None, progress: bool = True) -> dict:
+          on_chunk: Callable[[dict], None] | None = None, progress: bool = True,
+          tensorboard: bool = False, wandb: bool = False) -> dict:
     """Run (or resume) a training run into `out`; returns the summary (also in summary.json).
 
     eval_games, final_games, crossplay_games: as in `RunOptions`; stop_after: stop after this many
     chunks in this call; on_chunk(row): called after each chunk's checkpoint and metrics are
-    written; devices: split the batch over this many local devices (default all). The config is
-    checked before the folder is touched; a second process writing the same folder is refused.
+    written; devices: split the batch over this many local devices (default all); tensorboard,
+    wandb: log the rows there too (`algorithms.loggers`). The config is checked before the folder
+    is touched; a second process writing the same folder is refused.
     """
     learner = make_learner(config)  # checks the config before anything compiles or is written
     RunOptions(eval_games, final_games, crossplay_games)  # checks them
+    log_options = loggers.LogOptions(tensorboard, wandb)
+    loggers.check_available(log_options)
     with run_folder.exclusive(out) as out:
         return _train(learner, out, resume, eval_games, final_games, crossplay_games, devices, stop_after, on_chunk,
-                      progress)
+                      progress, log_options)
 
 
 def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_games: int, crossplay_games: int,
            devices: int | None, stop_after: int | None, on_chunk: Callable[[dict], None] | None,
-           progress: bool) -> dict:
+           progress: bool, log_options: loggers.LogOptions) -> dict:
     config = learner.config
     state, start, rows = _open(learner, out, resume)
+    with loggers.RunLoggers(out, log_options, step_key="env_steps", config=config.to_dict(),
+                            earlier_rows=rows) as log:
+        return _chunks(learner, out, state, start, rows, eval_games, final_games, crossplay_games, devices,
+                       stop_after, on_chunk, progress, log)
+
+
+def _chunks(learner: Learner, out: Path, state: TrainState, start: int, rows: list[dict], eval_games: int,
+            final_games: int, crossplay_games: int, devices: int | None, stop_after: int | None,
+            on_chunk: Callable[[dict], None] | None, progress: bool, log: loggers.RunLoggers) -> dict:
+    config = learner.config
     if progress:
         _console().print(f"training {config.scenario}: {config.num_updates} updates x {config.steps_per_update} "
                          f"env-steps = {config.num_updates * config.steps_per_update:,} env-steps, "
@@ -155,6 +170,7 @@ def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_gam
                                 f"eval_draws_vs_{name}": v["draws"], f"eval_losses_vs_{name}": v["losses"]})
             checkpoint.save(mngr, c + 1, state, config, row)
             run_folder.append_row(out / "metrics.jsonl", row)
+            log.log(row)
             rows.append(row)
             if on_chunk is not None:
                 on_chunk(row)
@@ -164,6 +180,11 @@ def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_gam
         return summary
     summary.update(finish(out, learner, evaluator, final_games, crossplay_games))
     run_folder.write_json(out / "summary.json", summary)
+    final = {f"{label}_vs_{name}": v[k] for name, v in summary.get("final_eval", {}).items()
+             for k, label in (("wins", "wins"), ("draws", "draws"), ("losses", "losses"), ("win_rate", "score"))}
+    if "crossplay" in summary:
+        final["latest_vs_first"] = summary["crossplay"]["latest_vs_first"]
+    log.summary(final, step=rows[-1]["env_steps"])
     return summary
 
 

@@ -15,6 +15,7 @@ judge), class_marginal (class judges, prompt 0), seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -25,7 +26,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from algorithms import run_folder, validate
+from algorithms import loggers, run_folder, validate
 from algorithms.evaluation.game import stack
 from algorithms.preference import judges, lm, metrics
 from algorithms.preference.learners import LearnerConfig, make_learner
@@ -121,16 +122,22 @@ def _measure(config, judge, params, ref_params, key, eval_samples: int, marginal
 def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: LearnerConfig, iterations: int,
                  key: jax.Array, *, reference=None, sft_steps: int = 50, eval_samples: int = 4096,
                  out_dir: str | os.PathLike | None = None,
-                 callback: Callable[[int, dict], None] | None = None) -> RunResult:
+                 callback: Callable[[int, dict], None] | None = None,
+                 tensorboard: bool = False, wandb: bool = False) -> RunResult:
     """Run `iterations` iterations of `learner_config.algorithm` from ρ (`reference`, or `make_reference`).
 
     Measures every iterate with `eval_samples` samples (>= 4096 for exploitability to ±0.01). With
     out_dir: writes out_dir/metrics.jsonl (one line per iteration, rewritten from scratch), the
     iterates as orbax checkpoints out_dir/iterates/iterate_NNNN (0 is ρ) and out_dir/config.json.
-    `callback(t, metrics)` is called after every iteration (progress bars).
+    `callback(t, metrics)` is called after every iteration (progress bars). tensorboard, wandb:
+    log the rows there too, into out_dir (`algorithms.loggers`; step = the iteration).
     """
     validate.integer("iterations", iterations, 1)
     validate.integer("eval_samples", eval_samples, 4)
+    log_options = loggers.LogOptions(tensorboard, wandb)
+    if (tensorboard or wandb) and out_dir is None:
+        raise ValueError("tensorboard and wandb log into the run folder: pass out_dir")
+    loggers.check_available(log_options)
     k_ref, k_run = jax.random.split(key)
     learner = make_learner(config, judge, learner_config)  # checks vocabularies and lengths
     if reference is None:
@@ -145,21 +152,26 @@ def run_selfplay(config: lm.LMConfig, judge: judges.Judge, learner_config: Learn
                                                         judge=judge.name, iterations=int(iterations)))
         save_iterate(out / "iterates", 0, reference)
     iterates, rows, marginals, best_values = [reference], [], [], []
-    for t in range(1, iterations + 1):
-        k_step, k_eval = jax.random.split(jax.random.fold_in(k_run, t))
-        start = time.perf_counter()
-        state, learner_metrics = learner.update(state, k_step)
-        jax.block_until_ready(state.params)
-        seconds = time.perf_counter() - start
-        row = dict(iteration=t, algorithm=learner_config.algorithm, loss=float(learner_metrics["loss"]),
-                   seconds=seconds)
-        row.update(_measure(config, judge, state.params, reference, k_eval, int(eval_samples), marginals, best_values))
-        iterates.append(state.params)
-        rows.append(row)
-        if out is not None:
-            save_iterate(out / "iterates", t, state.params)
-            run_folder.append_row(out / "metrics.jsonl", row)
-        if callback is not None:
-            callback(t, row)
+    log = loggers.RunLoggers(out, log_options, step_key="iteration",
+                             config=dict(lm=dataclasses.asdict(config), learner=dataclasses.asdict(learner_config),
+                                         judge=judge.name)) if out is not None else contextlib.nullcontext()
+    with log:
+        for t in range(1, iterations + 1):
+            k_step, k_eval = jax.random.split(jax.random.fold_in(k_run, t))
+            start = time.perf_counter()
+            state, learner_metrics = learner.update(state, k_step)
+            jax.block_until_ready(state.params)
+            seconds = time.perf_counter() - start
+            row = dict(iteration=t, algorithm=learner_config.algorithm, loss=float(learner_metrics["loss"]),
+                       seconds=seconds)
+            row.update(_measure(config, judge, state.params, reference, k_eval, int(eval_samples), marginals, best_values))
+            iterates.append(state.params)
+            rows.append(row)
+            if out is not None:
+                save_iterate(out / "iterates", t, state.params)
+                run_folder.append_row(out / "metrics.jsonl", row)
+                log.log(row)
+            if callback is not None:
+                callback(t, row)
     return RunResult(iterates=iterates, metrics=rows, marginals=np.asarray(marginals) if marginals else None,
                      lm_config=config, judge=judge)

@@ -67,3 +67,16 @@ def test_eval_throughput_smoke():
     for r in ratings:
         check_machine(r)
         assert r["policies"] == 16 and r["seconds"] > 0
+
+
+def test_adapter_overhead_smoke():
+    rows = run_script("adapter_overhead.py", "--smoke")
+    assert [(r["regime"], r["api"]) for r in rows] == [
+        ("python_loop", "native"), ("python_loop", "jaxmarl"), ("python_loop", "pettingzoo"),
+        ("python_loop", "gymnasium"), ("compiled", "native"), ("compiled", "jaxmarl"),
+        ("compiled", "jaxmarl_logwrapper")]
+    for r in rows:
+        check_machine(r)
+        assert r["relative_to_native"] > 0
+        assert r["us_per_step"] > 0 if r["regime"] == "python_loop" else (r["agent_steps_per_s"] > 0 and r["compile_s"] > 0)
+    assert rows[0]["relative_to_native"] == rows[4]["relative_to_native"] == 1.0

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from algorithms import loggers
 from algorithms.cli import main
 
 
@@ -13,10 +14,14 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     out = tmp_path / "pg"
     args = ["prefgame", "--algorithm", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
             "--epochs", "2", "--minibatches", "2", "--d-model", "32", "--layers", "1", "--sft-steps", "0",
-            "--eval-samples", "256", "--payoff-games", "16", "--payoff-iterates", "3", "--out", str(out)]
+            "--eval-samples", "256", "--payoff-games", "16", "--payoff-iterates", "3", "--out", str(out),
+            "--tensorboard"]
     assert main(args) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
+    seen = loggers.read_tensorboard(out / "tensorboard")  # the same rows, for TensorBoard
+    assert seen["exploitability"] == [(r["iteration"], pytest.approx(r["exploitability"])) for r in rows]
+    assert seen["loss"] == [(r["iteration"], pytest.approx(r["loss"])) for r in rows]
     for r in rows:
         assert r["algorithm"] == "spo"
         assert 0.0 <= r["exploitability"] <= 0.5 * 0.8 + 1e-6  # noise 0.1 shrinks the game by 1 - 2·0.1

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from algorithms import run_folder
+from algorithms import loggers, run_folder
 from algorithms.cli import main
 from algorithms.marl import checkpoint, runner
 from algorithms.marl.config import TrainConfig
@@ -27,7 +27,7 @@ from tests.algorithms.marl.conftest import TINY
 from tests.conftest import REPO
 
 CONFIG = TINY.replace(checkpoints=4, total_steps=TINY.steps_per_update * 4)
-OPTIONS = dict(eval_games=4, final_games=0, crossplay_games=0, progress=False)
+OPTIONS = dict(eval_games=4, final_games=0, crossplay_games=0, progress=False, tensorboard=True)
 TIMING = ("wall_s", "chunk_s", "env_steps_per_s", "compile_s")  # measured, not computed
 
 PRELUDE = """
@@ -35,7 +35,6 @@ import os, signal, threading, time
 from pathlib import Path
 from algorithms import run_folder
 from algorithms.marl import checkpoint, runner
-from algorithms.marl.config import TrainConfig
 from algorithms.marl.config import TrainConfig
 out = Path({out!r})
 kill = lambda: os.kill(os.getpid(), signal.SIGKILL)
@@ -88,6 +87,14 @@ def never_killed(tmp_path_factory):
     return out
 
 
+def assert_tensorboard_holds_the_rows(out):
+    """The TensorBoard view of a (resumed) run: every numeric entry of every metrics row, once."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    seen = loggers.read_tensorboard(out / "tensorboard")
+    for key in {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and k != "env_steps"}:
+        assert seen[key] == [(r["env_steps"], pytest.approx(float(r[key]))) for r in rows if key in r], key
+
+
 def _outcome(out):
     """(state of the last checkpoint, metrics rows without the timing fields)."""
     like = make_learner(CONFIG).init(jax.random.PRNGKey(0))
@@ -113,6 +120,7 @@ def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
         np.testing.assert_array_equal(leaf_k, leaf_c)
     assert [r["chunk"] for r in killed_rows] == [1, 2, 3, 4]
     assert killed_rows == clean_rows  # every row, as the run never killed wrote it
+    assert_tensorboard_holds_the_rows(out)
 
 
 # The command line's spelling of CONFIG and OPTIONS.
@@ -135,8 +143,9 @@ def test_the_command_line_resumes_a_killed_run(tmp_path, capsys, never_killed):
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert main(["train", *CLI, "--out", str(out)]) == 2  # refuses to overwrite a run
     assert "--resume" in capsys.readouterr().err
-    assert main(["train", *CLI, "--out", str(out), "--resume"]) == 0
+    assert main(["train", *CLI, "--out", str(out), "--resume", "--tensorboard"]) == 0
     assert _outcome(out)[1] == _outcome(never_killed)[1]
+    assert_tensorboard_holds_the_rows(out)
     np.testing.assert_array_equal(_outcome(out)[0].key, _outcome(never_killed)[0].key)
     assert main(["eval", str(out), "--games", "4", "--max-steps", "30", "--out", str(tmp_path / "eval")]) == 0
     matrix = json.loads((tmp_path / "eval" / "matrix.json").read_text())
