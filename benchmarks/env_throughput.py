@@ -13,6 +13,8 @@ rewards are summed into the result; XLA cannot drop any of them as dead code.
     python benchmarks/env_throughput.py --quick         # one configuration per group
     python benchmarks/env_throughput.py --only team_sizes
     python benchmarks/env_throughput.py --smoke         # tiny batch, 10 steps (the test's check)
+    python benchmarks/env_throughput.py --batch-sweep 1,64,1024            # 5v5 at these batches
+    python benchmarks/env_throughput.py --team-sweep 5,20,100 --agents 4000   # k v k, same agents per step
 """
 
 from __future__ import annotations
@@ -154,12 +156,36 @@ GROUPS = {
 }
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=sorted(GROUPS), nargs="*", help="run only these groups")
     parser.add_argument("--quick", action="store_true", help="first configuration of each group only")
     parser.add_argument("--smoke", action="store_true", help="batch 8, 10 steps, plain and auto-reset (a check, not a figure)")
+    parser.add_argument("--batch-sweep", type=_ints, help="5v5 (plain) at these batch sizes, e.g. 1,64,1024")
+    parser.add_argument("--team-sweep", type=_ints, help="k v k battles (plain) for these k, e.g. 5,20,100")
+    parser.add_argument("--agents", type=int, default=10240,
+                        help="agents per step in the team sweep: batch = max(1, agents // 2k)")
+    parser.add_argument("--steps", type=int, default=STEPS, help="steps per timed run (sweeps only)")
     args = parser.parse_args(argv)
+    if args.batch_sweep or args.team_sweep:
+        for batch in args.batch_sweep or ():
+            print(json.dumps(dict(group="batch_sweep", **measure(MAIN, batch, steps=args.steps))), flush=True)
+        for k in args.team_sweep or ():
+            name = f"identical_{k}_vs_{k}_fobs_vec_void_disc"
+            name = name if name in gj.list_scenarios() else f"custom_{k}_vs_{k}"
+            batch = max(1, args.agents // (2 * k))
+            print(json.dumps(dict(group="team_sweep", **measure(name, batch, steps=args.steps))), flush=True)
+        return
     if args.smoke:
         for mode in ("plain", "autoreset"):
             print(json.dumps(dict(group="smoke", **measure(MAIN, 8, mode, repeats=1, steps=10))), flush=True)

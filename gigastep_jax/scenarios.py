@@ -1,7 +1,7 @@
-"""The scenario registry: unit types, Gigastep's 18 match-ups x 16 variants, and a builder.
+"""The scenario registry: unit types, Gigastep's 18 match-ups and 4 larger ones x 16 variants, a builder.
 
 A name reads `{base}_{fobs|pobs}_{vec|rgb}_{void|maps}_{disc|cont}`, e.g.
-`identical_5_vs_5_fobs_vec_void_disc`; `list_scenarios()` returns all 288.
+`identical_5_vs_5_fobs_vec_void_disc`; `list_scenarios()` returns all 352.
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ _SPECIAL_5 = {"more_health": 1, "more_range": 1, "faster": 1, "super": 1, "defau
 _SPECIAL_10 = {"more_health": 3, "more_range": 3, "faster": 3, "default": 1}
 _SPECIAL_20 = {"more_health": 5, "more_range": 5, "faster": 5, "default": 5}
 _SPECIAL_5_ATTACK = {"more_health": 1, "more_range": 1, "faster": 1, "default": 2}
+_SPECIAL_100 = {"more_health": 25, "more_range": 25, "faster": 25, "default": 25}
+
+
+def _arena(n_agents: int) -> tuple[float, float]:
+    """A square arena holding `n_agents` at Gigastep's density (10 agents in 10 x 10, 40 in 20 x 20)."""
+    side = round(math.sqrt(n_agents / 0.1), 1)
+    return side, side
 
 # The 18 bases: teams as {unit type: count}, plus what differs from a plain battle.
 BASES: dict[str, dict[str, Any]] = {
@@ -81,6 +88,12 @@ BASES: dict[str, dict[str, Any]] = {
     "special_5_vs_1": dict(team_a=_SPECIAL_5_ATTACK, team_b={"super": 1}),
     "special_10_vs_3": dict(team_a=_SPECIAL_10, team_b={"super": 3}),
     "special_20_vs_5": dict(team_a=_SPECIAL_20, team_b={"super": 5}),
+    # Past Gigastep's 20 v 20 (its own 50..10000 per side are commented out at 6288d65): the arena
+    # grows with the battle so that density stays Gigastep's.
+    "identical_100_vs_100": dict(team_a={"default": 100}, team_b={"default": 100}, arena=_arena(200)),
+    "identical_500_vs_500": dict(team_a={"default": 500}, team_b={"default": 500}, arena=_arena(1000)),
+    "identical_1000_vs_1000": dict(team_a={"default": 1000}, team_b={"default": 1000}, arena=_arena(2000)),
+    "special_100_vs_100": dict(team_a=_SPECIAL_100, team_b=_SPECIAL_100, arena=_arena(200)),
     "waypoint_5_vs_5": dict(team_a={"default": 5}, team_b={"default": 5}, **_WAYPOINT),
     "waypoint_5_vs_3": dict(team_a={"default": 5}, team_b={"faster": 3}, **_WAYPOINT),
     # Seekers win by catching every hider; hiders win by lasting to the time limit.
@@ -99,7 +112,7 @@ ACTION_KINDS = ("disc", "cont")
 
 
 def list_scenarios() -> list[str]:
-    """All registered scenario names: 18 bases x fobs/pobs x vec/rgb x void/maps x disc/cont."""
+    """All registered scenario names: 22 bases x fobs/pobs x vec/rgb x void/maps x disc/cont."""
     return [
         f"{base}_{o}_{k}_{m}_{a}"
         for base, o, k, m, a in itertools.product(BASES, OBSERVABILITY, OBS_KINDS, MAP_KINDS, ACTION_KINDS)

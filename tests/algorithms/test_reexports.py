@@ -26,6 +26,7 @@ GJ = {
     "RowFeature": "observe.vector", "VectorLayout": "observe.vector",
     "ScenarioBuilder": "scenarios", "UNIT_TYPES": "scenarios", "UnitType": "scenarios", "list_scenarios": "scenarios",
     "make": None, "observe": "observe", "policies": "policies", "render": "render", "spaces": "spaces",
+    "adapters": "adapters",  # imported on first use (gj.__getattr__)
 }
 OBSERVE_MODULES = ("sight", "vector", "rgb", "pixels", "full_state")
 OBSERVE_ALIASES = {"VEC_FEATURES": "ROW_FEATURES"}  # old names kept by `gigastep_jax.observe` itself

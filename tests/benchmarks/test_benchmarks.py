@@ -69,6 +69,7 @@ def test_eval_throughput_smoke():
         assert r["policies"] == 16 and r["seconds"] > 0
 
 
+@pytest.mark.slow  # 15 s of compiling for a script whose adapters tests/gigastep_jax/test_adapters.py checks
 def test_adapter_overhead_smoke():
     rows = run_script("adapter_overhead.py", "--smoke")
     assert [(r["regime"], r["api"]) for r in rows] == [

@@ -26,14 +26,20 @@ BASES = [
 ]
 
 
-def test_registry_has_every_gigastep_name():
-    expected = {
-        f"{b}_{o}_{k}_{m}_{a}"
-        for b, o, k, m, a in itertools.product(BASES, ("fobs", "pobs"), ("vec", "rgb"), ("void", "maps"), ("disc", "cont"))
-    }
+def variants(bases):
+    return {f"{b}_{o}_{k}_{m}_{a}" for b, o, k, m, a in
+            itertools.product(bases, ("fobs", "pobs"), ("vec", "rgb"), ("void", "maps"), ("disc", "cont"))}
+
+
+def test_registry_has_every_gigastep_name_and_the_large_bases():
+    expected = variants(BASES)
     assert len(expected) == 288
-    assert len(NAMES) == len(set(NAMES))
-    assert expected <= set(NAMES)
+    large = variants(["identical_100_vs_100", "identical_500_vs_500", "identical_1000_vs_1000", "special_100_vs_100"])
+    assert len(NAMES) == len(set(NAMES)) == 352
+    assert set(NAMES) == expected | large
+    special = gj.make("special_100_vs_100_fobs_vec_void_disc").scenario.unit_type
+    assert {u: special[:100].count(u) for u in set(special)} == {"more_health": 25, "more_range": 25, "faster": 25,
+                                                                   "default": 25}
 
 
 def team_sizes(name: str) -> tuple[int, int]:
@@ -83,8 +89,13 @@ def test_every_scenario_traces(name):
         assert state.boxes.shape == (0, 4)
     else:
         assert state.boxes.shape[0] >= 1 and state.boxes.shape[1] == 4
-    # the arena: 20 x 20 for 20-vs-20, else 10 x 10
-    assert env.scenario.arena == ((20.0, 20.0) if "_20_vs_20_" in name else (10.0, 10.0))
+    # the arena: 20 x 20 for 20-vs-20, 10 x 10 for Gigastep's other bases; a large base keeps
+    # Gigastep's density, 0.1 agents per unit² (to the 0.1 its side is rounded to)
+    width, height = env.scenario.arena
+    if n > 40:
+        assert width == height and abs(width - (n / 0.1) ** 0.5) <= 0.05
+    else:
+        assert (width, height) == ((20.0, 20.0) if "_20_vs_20_" in name else (10.0, 10.0))
 
 
 SAMPLE = [

@@ -25,6 +25,11 @@ TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, 
                    self_play_fraction=0.5, scripted_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2)
 
 
+# TINY cut into 4 chunks of one update: the runs on disk (kills, resumes, corrupt checkpoints) share
+# its compiled chunk through the suite's compilation cache.
+CHUNKED = TINY.replace(checkpoints=4, total_steps=TINY.steps_per_update * 4)
+
+
 @pytest.fixture(scope="session")
 def tiny():
     return make_learner(TINY)

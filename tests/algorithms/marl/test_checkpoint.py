@@ -3,18 +3,17 @@ test_failures.py)."""
 
 from __future__ import annotations
 
-
 import jax
 import pytest
 
 from algorithms.marl import checkpoint, runner
 from algorithms.marl.learner import make_learner
-from tests.algorithms.marl.conftest import TINY
+from tests.algorithms.marl.conftest import CHUNKED
 
 
 def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path):
-    cfg = TINY.replace(checkpoints=1, total_steps=TINY.steps_per_update)
-    runner.train(cfg, tmp_path / "run", eval_games=0, final_games=0, crossplay_games=0, progress=False)
+    cfg = CHUNKED
+    runner.train(cfg, tmp_path / "run", stop_after=1, eval_games=0, final_games=0, crossplay_games=0, progress=False)
     with pytest.raises(checkpoint.CheckpointError, match="different configuration.*hidden: saved 16, asked 32"):
         runner.train(cfg.replace(hidden=32), tmp_path / "run", resume=True, progress=False)
     for f in (tmp_path / "run" / "checkpoints" / "1" / "state").rglob("*"):

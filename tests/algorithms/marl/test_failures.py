@@ -23,10 +23,10 @@ from algorithms.cli import main
 from algorithms.marl import checkpoint, runner
 from algorithms.marl.config import TrainConfig
 from algorithms.marl.learner import make_learner
-from tests.algorithms.marl.conftest import TINY
+from tests.algorithms.marl.conftest import CHUNKED, TINY
 from tests.conftest import REPO
 
-CONFIG = TINY.replace(checkpoints=4, total_steps=TINY.steps_per_update * 4)
+CONFIG = CHUNKED
 OPTIONS = dict(eval_games=4, final_games=0, crossplay_games=0, progress=False, tensorboard=True)
 TIMING = ("wall_s", "chunk_s", "env_steps_per_s", "compile_s")  # measured, not computed
 
