@@ -37,7 +37,7 @@ RESULTS = HERE / "results"
 STAGES: dict[str, tuple[str, list[str], list[str]]] = {
     "env_batch": ("env_throughput.py", ["--batch-sweep", "1,16,256,1024,4096"],
                   ["--batch-sweep", "1,64,1024,8192,65536,262144"]),
-    "team_size": ("env_throughput.py", ["--team-sweep", "1,2,5,10,20,50,100", "--agents", "2000", "--steps", "50"],
+    "team_size": ("env_throughput.py", ["--team-sweep", "1,2,5,10,20,100,500,1000", "--agents", "2000", "--steps", "50"],
                   ["--team-sweep", "1,2,5,10,20,50,100,500,1000", "--agents", "200000"]),
     "env_autoreset": ("env_throughput.py", ["--only", "autoreset", "--quick"], ["--only", "autoreset", "rgb"]),
     "train": ("train_throughput.py", ["--quick"], []),
@@ -71,6 +71,8 @@ def run_stage(stage: str, mode: str, commit: str | None, sink) -> list[dict]:
         if line.startswith("{"):
             row = dict(json.loads(line), stage=stage, suite_mode=mode, git_commit=commit,
                        measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+            if "batch" not in row and "num_envs" in row:  # the learners name their batch num_envs
+                row["batch"] = row["num_envs"] * row.get("seeds", 1)
             rows.append(row)
             sink.write(json.dumps(row) + "\n")
             sink.flush()
@@ -130,7 +132,7 @@ def plot(rows: list[dict], folder: Path) -> list[Path]:
         for variant in sorted({r.get("variant", "") for r in rs}):
             vr = [r for r in rs if r.get("variant", "") == variant]
             for opponent, style in (("random", "o-"), ("chaser", "s-"), ("circler", "^-")):
-                key = next((k for k in (f"score_vs_{opponent}", f"eval_vs_{opponent}", f"win_rate_vs_{opponent}")
+                key = next((k for k in (f"vs_{opponent}", f"score_vs_{opponent}", f"eval_vs_{opponent}")
                             if k in vr[0]), None)
                 if key:
                     ax.plot([r["wall_s"] for r in vr], [r[key] for r in vr], style, label=f"{variant} vs {opponent}")
@@ -151,7 +153,7 @@ def plot(rows: list[dict], folder: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         labels, values = [], []
         for r in rs:
-            for key in ("tokens_per_s", "pairs_per_s"):
+            for key in ("sampled_tokens_per_s", "judged_pairs_per_s"):
                 if key in r:
                     labels.append(f"{r.get('bench')} {r.get('model', r.get('judge', ''))} b={r.get('batch')}")
                     values.append(r[key])

@@ -230,12 +230,33 @@ class BattleGame(Game):
         self.max_steps = validate.integer("max_steps", env.scenario.max_steps if max_steps is None else max_steps, 1)
         self.early_exit = bool(early_exit)
         self.initial_memory = getattr(apply_fn, "initial_memory", None)
+        # int32[2, M]: each team's agent indices, the smaller team padded with N (dropped on write)
+        teams = np.asarray(env.teams)
+        size = max(int((teams == 0).sum()), int((teams == 1).sum()))
+        self._team_rows = np.full((2, size), env.n_agents, np.int32)
+        for t in (0, 1):
+            idx = np.flatnonzero(teams == t)
+            self._team_rows[t, : idx.size] = idx
         self._rollout = jax.jit(self._rollout_impl, static_argnums=3)
         super().__init__()
 
     # -- one batch of games between two policies
     def _joint_action(self, key, state, params_a, params_b, side_a, memory):
         """The N agents' action: a's rows on team `side_a`, b's on the other team; memory (a's, b's)."""
+        act_rows = getattr(self.apply_fn, "act_rows", None)
+        if act_rows is not None:
+            # Observe once, and run each side's policy on its own team's rows only: half the
+            # network work and one observation per step instead of two (the same policies).
+            k_obs, k_a, k_b = jax.random.split(key, 3)
+            obs = self.env.observe(k_obs, state)
+            rows = jnp.asarray(self._team_rows)
+            rows_a, rows_b = rows[side_a], rows[1 - side_a]
+            mem_a, mem_b = (None, None) if self.initial_memory is None else memory
+            act_a, mem_a = act_rows(params_a, k_a, self.env, state, obs, rows_a, mem_a)
+            act_b, mem_b = act_rows(params_b, k_b, self.env, state, obs, rows_b, mem_b)
+            action = jnp.zeros(self.env.action_shape, act_a.dtype)
+            action = action.at[rows_a].set(act_a, mode="drop").at[rows_b].set(act_b, mode="drop")
+            return action, (memory if self.initial_memory is None else (mem_a, mem_b))
         k_a, k_b = jax.random.split(key)
         if self.initial_memory is None:
             act_a = self.apply_fn(params_a, k_a, self.env, state)

@@ -275,11 +275,14 @@ class ActorCritic:
         """float32[*lead, N, H] zeros."""
         return jnp.zeros(tuple(lead) + (self.layout.n_agents, self.memory_size), jnp.float32)
 
-    def step(self, actor_params, memory: jax.Array, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """One step of the actor: (memory [..., N, H], obs [..., N, *obs_shape]) -> (memory, out [..., N, A])."""
+    def step(self, actor_params, memory: jax.Array, obs: jax.Array,
+             feats: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """One step of the actor: (memory [..., N, H], obs [..., N, *obs_shape]) -> (memory, out [..., N, A]).
+        With `feats` [M, E] (`self.feats[rows]`), obs and memory are those M agents' rows."""
+        feats = self.feats if feats is None else feats
         if self.memory_size:
-            return self.actor.apply(actor_params, memory, obs, self.feats)
-        return memory, self.actor.apply(actor_params, obs, self.feats)
+            return self.actor.apply(actor_params, memory, obs, feats)
+        return memory, self.actor.apply(actor_params, obs, feats)
 
     def sequence(self, actor_params, memory: jax.Array, obs: jax.Array, start: jax.Array,
                  feats: jax.Array | None = None) -> jax.Array:

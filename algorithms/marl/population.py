@@ -35,25 +35,37 @@ def make_apply(ac: networks.ActorCritic, greedy: bool = False, scripted: bool = 
     action (or takes the mode with `greedy`). A recurrent actor (`ac.memory_size` > 0) carries its
     memory float32[N, H] through the game (the BattleGame protocol for policies with memory).
     `scripted=False` serves populations of networks only (the scripted branch, otherwise computed
-    for every member and selected, is left out)."""
+    for every member and selected, is left out).
 
-    def act(params, key, env, state, memory):
-        k_obs, k_act, k_scr = jax.random.split(key, 3)
-        obs = env.observe(k_obs, state)
-        memory, out = ac.step(params["actor"], memory, obs)
+    `apply.act_rows(params, key, env, state, obs, rows, memory)` is the same policy for the agents
+    `rows` int32[M] only (index N pads a short team), given everyone's observation: a BattleGame
+    observes once per step and runs each side's network on its own team's rows."""
+
+    def act_rows(params, key, env, state, obs, rows, memory):
+        k_act, k_scr = jax.random.split(key)
+        feats = ac.feats[jnp.minimum(rows, env.n_agents - 1)]
+        mem = None if memory is None else memory[rows]  # a padding row reads a clamped one; dropped below
+        mem, out = ac.step(params["actor"], mem, obs[rows], feats)
         net = networks.greedy(out, ac.discrete) if greedy else networks.sample(k_act, out, ac.discrete)[0]
+        if memory is not None:
+            memory = memory.at[rows].set(mem, mode="drop")
         if not scripted:
             return net, memory
-        scr = scripted_members.scripted_apply(params["scripted"], k_scr, env, state)
+        scr = scripted_members.scripted_apply(params["scripted"], k_scr, env, state)[rows]
         return jnp.where(params["network"].reshape((1,) * net.ndim), net, scr), memory
 
+    def act(params, key, env, state, memory):
+        k_obs, k = jax.random.split(key)
+        return act_rows(params, k, env, state, env.observe(k_obs, state), jnp.arange(env.n_agents), memory)
+
     if not ac.memory_size:
-        return lambda params, key, env, state: act(params, key, env, state, None)[0]
+        apply = lambda params, key, env, state: act(params, key, env, state, None)[0]  # noqa: E731
+    else:
+        def apply(params, key, env, state, memory):
+            return act(params, key, env, state, memory)
 
-    def apply(params, key, env, state, memory):
-        return act(params, key, env, state, memory)
-
-    apply.initial_memory = lambda params: ac.initial_memory(())
+        apply.initial_memory = lambda params: ac.initial_memory(())
+    apply.act_rows = act_rows
     return apply
 
 
