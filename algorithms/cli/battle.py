@@ -170,7 +170,7 @@ def _evaluate(args: argparse.Namespace, env, game, population, names: list[str])
         figures = evaluation.write_figures(matrix, report, out)
 
     table = Table(title=f"{args.scenario}: {p} policies, {args.games} battles per ordered pair (seed {args.seed})")
-    for column in ("policy", "Elo", "Bradley-Terry [95 %]", "Nash weight", "exploitability", "mean win rate"):
+    for column in ("policy", "Elo", "Bradley-Terry [95 %]", "Nash weight", "exploitability", "mean score"):
         table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
     for i, name in enumerate(names):
         lo, hi = (bound if v is None else f"{v:.0f}"

@@ -224,8 +224,12 @@ class BattleGame(Game):
     and each side's memory is carried through its games.
     """
 
-    def __init__(self, env: gj.Env, apply_fn: ApplyFn, max_steps: int | None = None, *, early_exit: bool = True):
+    def __init__(self, env: gj.Env, apply_fn: ApplyFn, max_steps: int | None = None, *, early_exit: bool = True,
+                 batch: int = 2048):
         self.env = env
+        # play_matrix / play_pairs step about this many games at once (games per cell = batch / cells):
+        # a cell's games queue for its slots, so a batch never waits on one long game.
+        self.batch = validate.integer("batch", batch, 1)
         self.apply_fn = apply_fn
         self.max_steps = validate.integer("max_steps", env.scenario.max_steps if max_steps is None else max_steps, 1)
         self.early_exit = bool(early_exit)
@@ -313,8 +317,79 @@ class BattleGame(Game):
         return dict(outcome=outcome, side_a=sides, winner=winner, length=states.t,
                     over=terminated | truncated, steps=steps)
 
-    def _play_one(self, key, params_a, params_b, n: int) -> jax.Array:
+    def _queued_impl(self, key, params_a, params_b, n: int, slots: int) -> dict[str, jax.Array]:
+        """The n games of `_rollout_impl`, `slots` at a time: a slot whose game ends takes the next
+        one, so the batch is not held until its longest game ends. Each game keeps its own key and
+        its own step count t, so every game is the one `_rollout_impl` plays (same outcome, winner
+        and length); only how many are stepped together changes."""
+        env = self.env
+        keys = jax.random.split(key, n)
+        sides = jnp.arange(n, dtype=jnp.int32) % 2
+        none = jnp.int32(n)  # the game index of an idle slot (writes to it are dropped)
+
+        def fresh(g):
+            state = env.reset_state(jax.random.fold_in(keys[jnp.minimum(g, n - 1)], RESET_FOLD))
+            if self.initial_memory is None:
+                return state, (jnp.zeros(()), jnp.zeros(()))
+            return state, (self.initial_memory(params_a), self.initial_memory(params_b))
+
+        game = jnp.arange(slots, dtype=jnp.int32)
+        states, memory = jax.vmap(fresh)(game)
+        results = dict(winner=jnp.full(n, -1, jnp.int32), length=jnp.zeros(n, jnp.int32), over=jnp.zeros(n, bool))
+
+        def step(carry):
+            states, memory, game, t, started, results, steps = carry
+            g = jnp.minimum(game, n - 1)
+            states, memory = self._step_slots(keys[g], states, memory, t, params_a, params_b, sides[g])
+            t = t + 1
+            terminated, truncated, winner = jax.vmap(env.outcome)(states)
+            done = (game < n) & (terminated | truncated | (t >= self.max_steps))
+            slot = jnp.where(done, game, none)
+            results = dict(winner=results["winner"].at[slot].set(winner, mode="drop"),
+                           length=results["length"].at[slot].set(states.t, mode="drop"),
+                           over=results["over"].at[slot].set(terminated | truncated, mode="drop"))
+            nxt = started + jnp.cumsum(done) - 1  # the games the finished slots start next
+            game = jnp.where(done, jnp.where(nxt < n, nxt, none), game).astype(jnp.int32)
+            new_states, new_memory = jax.vmap(fresh)(game)
+            states = jax.tree_util.tree_map(lambda a, b: _where_rows(done, a, b), new_states, states)
+            memory = jax.tree_util.tree_map(lambda a, b: _where_rows(done, a, b), new_memory, memory)
+            return states, memory, game, jnp.where(done, 0, t), started + done.sum(), results, steps + 1
+
+        carry = (states, memory, game, jnp.zeros(slots, jnp.int32), jnp.int32(slots), results, jnp.int32(0))
+        carry = jax.lax.while_loop(lambda c: (c[2] < n).any(), step, carry)
+        results, steps = carry[5], carry[6]
+        winner = results["winner"]
+        outcome = jnp.where(winner == sides, 1.0, jnp.where(winner == 1 - sides, 0.0, 0.5)).astype(jnp.float32)
+        return dict(outcome=outcome, side_a=sides, winner=winner, length=results["length"], over=results["over"],
+                    steps=steps)
+
+    def _step_slots(self, keys, states, memory, t, params_a, params_b, sides):
+        """`_step_all` with a step count per slot (t int32[S])."""
+        env = self.env
+
+        def one(key, state, mem, t, side):
+            k_act, k_env = jax.random.split(jax.random.fold_in(key, t))
+            action, mem = self._joint_action(k_act, state, params_a, params_b, side, mem)
+            return env.transition(k_env, state, action)[0], mem
+
+        return jax.vmap(one)(keys, states, memory, t, sides)
+
+    def _play_one(self, key, params_a, params_b, n: int, slots: int | None = None) -> jax.Array:
+        if self.early_exit and slots is not None and slots < n:
+            return self._queued_impl(key, params_a, params_b, n, slots)["outcome"]
         return self._rollout_impl(key, params_a, params_b, n)["outcome"]
+
+    def _slots(self, cells: int, n: int) -> int:
+        """Games per cell stepped at once: about `batch` games in all across the cells."""
+        return int(min(n, max(1, -(-self.batch // cells))))
+
+    def _play_matrix(self, key, population_a, population_b, n: int):
+        slots = self._slots(population_size(population_a) * population_size(population_b), n)
+        return _matrix_of(lambda k, a, b: self._play_one(k, a, b, n, slots), key, population_a, population_b)
+
+    def _play_pairs(self, key, population, rows, cols, n: int):
+        slots = self._slots(int(rows.shape[0]), n)
+        return _pairs_of(lambda k, a, b: self._play_one(k, a, b, n, slots), key, population, rows, cols)
 
     # -- public
     def rollout(self, key, params_a, params_b, n: int) -> dict[str, np.ndarray]:
@@ -322,6 +397,11 @@ class BattleGame(Game):
         team), winner int32[n] (0 A, 1 B, -1 none), length int32[n] (steps played), over bool[n],
         steps int (steps the batch was stepped)."""
         return {k: np.asarray(v) for k, v in self._rollout(key, params_a, params_b, _check_n(n)).items()}
+
+def _where_rows(mask: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    """where(mask[s], a[s], b[s]) row by row, mask bool[S] against leaves [S, ...]."""
+    return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
+
 
 def _check_same_structure(a, b) -> None:
     sa, sb = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)

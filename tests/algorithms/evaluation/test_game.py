@@ -129,6 +129,22 @@ def test_early_exit_and_fixed_scan_agree(env, scripted):
     np.testing.assert_array_equal(fast["outcome"][~fast["over"]], 0.5)
 
 
+def test_queued_games_are_the_games_played_at_once(env, scripted):
+    """A cell's games queued for fewer slots (a finished slot takes the next game) are exactly the
+    games played all at once: each keeps its key and its own step count."""
+    params, _ = scripted
+    game = G.BattleGame(env, S.scripted_apply, max_steps=120)
+    a, b = G.member(params, 1), G.member(params, 2)
+    key = jax.random.PRNGKey(16)
+    together = game.rollout(key, a, b, 8)
+    queued = {k: np.asarray(v) for k, v in jax.jit(game._queued_impl, static_argnums=(3, 4))(key, a, b, 8, 3).items()}
+    for k in ("outcome", "winner", "length", "over"):
+        np.testing.assert_array_equal(queued[k], together[k], err_msg=k)
+    assert len(set(together["length"].tolist())) > 1  # games of several lengths, so slots were refilled
+    assert queued["steps"] >= -(-together["length"].sum() // 3)  # 3 slots cannot do more than 3 games a step
+    assert game._slots(cells=144, n=64) == 15 and game._slots(cells=3, n=8) == 8
+
+
 def test_play_matrix_is_play_per_pair(battle, scripted):
     params, names = scripted
     key = jax.random.PRNGKey(15)
