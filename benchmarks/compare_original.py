@@ -1,9 +1,11 @@
 """Side by side with the original Gigastep, in one process: the figures issue 3's targets are about.
 
 The original (github.com/mlech26l/gigastep) is not installable from PyPI (its "gigastep" 0.0.1 is
-an empty placeholder), so it is never a dependency of this project: point `--original` at a local
-copy of its source tree (the folder that holds the `gigastep` package; a `_deps` folder beside it,
-if present, is put on the path too, for its `type_enforced` import). Nothing of it is copied here.
+an empty placeholder), so it is never a dependency of this project: point `--original` at a folder
+holding its `gigastep` package at commit 6288d65, unmodified (e.g. `git archive 6288d65 gigastep |
+tar -x -C DIR`). Its `type_enforced` decorator, a run-time type check that computes nothing and
+that no release of that package lets run under JAX 0.10, is replaced by the identity. Nothing of
+it is copied here.
 
 Both sides are measured exactly as `env_throughput.py` measures ours: `jit(lax.scan(...))` over
 100 steps of uniformly random actions for a whole batch, compile time apart, one warm-up run,
@@ -23,10 +25,11 @@ Prints one JSON object per configuration with both figures and `speedup` = ours 
     python benchmarks/compare_original.py --original /tmp/gigastep_orig --only main rgb
     python benchmarks/compare_original.py --smoke [--original ...]   # batch 8, 10 steps (a check)
 
-Scenario names differ: our `{base}_fobs_...` is the original's `{base}_det` (deterministic
-detection, cone 100 deep and 360 degrees wide, no communication noise) and our `_pobs_` its plain
-`{base}`; `_vec` / `_rgb` are its `obs_type="vector"` / `"rgb"`, `_disc` its `discrete_actions=True`;
-`_void` is its `"empty"` map (which every battle scenario there uses).
+Scenario names are the same on both sides: the original at the commit this project compares
+with (6288d65) registers `{base}_{fobs|pobs}_{vec|rgb}_{void|maps}_{disc|cont}` as we do. Its
+`_void` variants still load the obstacle maps (its builder reads the key "map" where the variants
+write "maps"), so for a `_void` name the original is made with `maps="empty"`, the arena without
+obstacles that the name promises and that ours has.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import argparse
 import json
 import sys
 import time
+import types
 from pathlib import Path
 
 import jax
@@ -43,15 +47,15 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import env_throughput as bench  # noqa: E402  (our own benchmark: one way of measuring for both)
 
-# name: (ours scenario, original scenario, obs_type, batch, auto-reset, target speedup)
+# name: (scenario, both sides; batch, auto-reset, target speedup)
 CONFIGS = {
-    "main": ("identical_5_vs_5_fobs_vec_void_disc", "identical_5_vs_5_det", "vector", 1024, False, 3.0),
-    "autoreset": ("identical_5_vs_5_fobs_vec_void_disc", "identical_5_vs_5_det", "vector", 1024, True, 4.0),
-    "pobs": ("identical_5_vs_5_pobs_vec_void_disc", "identical_5_vs_5", "vector", 1024, False, 3.0),
+    "main": ("identical_5_vs_5_fobs_vec_void_disc", 1024, False, 3.0),
+    "autoreset": ("identical_5_vs_5_fobs_vec_void_disc", 1024, True, 4.0),
+    "pobs": ("identical_5_vs_5_pobs_vec_void_disc", 1024, False, 3.0),
     # 256 envs x 40 agents = the 10240 agents per step of 1024 x 10: agent-steps/s compare per-agent cost.
-    "team_20v20": ("identical_20_vs_20_fobs_vec_void_disc", "identical_20_vs_20_det", "vector", 256, False, None),
-    "rgb": ("identical_5_vs_5_fobs_rgb_void_disc", "identical_5_vs_5_det", "rgb", 64, False, 3.0),
-    "rgb_pobs": ("identical_5_vs_5_pobs_rgb_void_disc", "identical_5_vs_5", "rgb", 64, False, None),
+    "team_20v20": ("identical_20_vs_20_fobs_vec_void_disc", 256, False, None),
+    "rgb": ("identical_5_vs_5_fobs_rgb_void_disc", 64, False, 3.0),
+    "rgb_pobs": ("identical_5_vs_5_pobs_rgb_void_disc", 64, False, None),
 }
 PER_AGENT_COST_TARGET = 1.5  # ours at 20v20 / ours at 5v5, per agent-step
 
@@ -63,6 +67,11 @@ def import_original(path: str):
     for p in (root / "_deps", root):
         if p.is_dir():
             sys.path.insert(0, str(p))
+    # Its `type_enforced.Enforcer` checks argument types at run time and computes nothing; under
+    # JAX 0.10 every release of it breaks the original (current ones cannot be weak-referenced by
+    # jit, 2023's reject the state tuples), so it is replaced by the identity: the original's own
+    # source runs unpatched.
+    sys.modules["type_enforced"] = types.SimpleNamespace(Enforcer=lambda fn: fn)
     import gigastep  # noqa: PLC0415
 
     return gigastep
@@ -123,20 +132,25 @@ def figures(n_agents: int, batch: int, steps: int, compile_s: float, best: float
                 seconds_per_run=round(best, 4), compile_s=round(compile_s, 2))
 
 
+def make_original(gigastep, name: str):
+    """The original's scenario of the same name (6288d65), without obstacles for a `_void` name."""
+    return gigastep.make_scenario(name, **({"maps": "empty"} if "_void_" in name else {}))
+
+
 def compare(gigastep, key: str, repeats: int, steps: int, batch: int | None = None) -> dict:
-    ours_name, orig_name, obs_type, default_batch, autoreset, target = CONFIGS[key]
+    ours_name, default_batch, autoreset, target = CONFIGS[key]
     batch = batch or default_batch
     env = bench.make_env(ours_name)
     fns = {"ours": bench.build(env, batch, "autoreset" if autoreset else "plain", steps)}
     if gigastep:
-        orig_env = gigastep.make_scenario(orig_name, obs_type=obs_type, discrete_actions=True)
+        orig_env = make_original(gigastep, ours_name)
         fns["original"] = build_original(orig_env, batch, autoreset, steps)
     if key == "team_20v20":  # the 5v5 references of the per-agent cost, timed in the same rounds
-        ref_name, ref_orig, _, ref_batch, _, _ = CONFIGS["main"]
+        ref_name, ref_batch, _, _ = CONFIGS["main"]
         ref_env = bench.make_env(ref_name)
         fns["ours_5v5"] = bench.build(ref_env, ref_batch, "plain", steps)
         if gigastep:
-            ref_orig_env = gigastep.make_scenario(ref_orig, obs_type="vector", discrete_actions=True)
+            ref_orig_env = make_original(gigastep, ref_name)
             fns["original_5v5"] = build_original(ref_orig_env, ref_batch, False, steps)
     timed = interleaved(fns, repeats)
     c, best, (_, fin, _, _) = timed["ours"]
@@ -147,7 +161,7 @@ def compare(gigastep, key: str, repeats: int, steps: int, batch: int | None = No
     orig = None
     if gigastep:
         c, best, (_, done, _) = timed["original"]
-        orig = dict(scenario=f"{orig_name} (obs_type={obs_type!r}, discrete_actions=True)",
+        orig = dict(scenario=ours_name + (' (maps="empty")' if "_void_" in ours_name else ""),
                     mode="reset_done_episodes every step" if autoreset else "plain",
                     **figures(orig_env.n_agents, batch, steps, c, best),
                     # its episodes are not absorbing: timed env-steps that reported episode_done

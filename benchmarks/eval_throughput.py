@@ -13,6 +13,8 @@ Prints one JSON object per configuration:
     python benchmarks/eval_throughput.py                 # everything (about 3 minutes on 2 cores)
     python benchmarks/eval_throughput.py --only crossplay
     python benchmarks/eval_throughput.py --smoke         # 2 x 2 policies, 1 game, 16-policy ratings (a check)
+    python benchmarks/eval_throughput.py --run out/demo  # also: a run's checkpoints + random + chaser,
+                                                         # what `gigastep-jax eval out/demo` plays
 """
 
 from __future__ import annotations
@@ -134,6 +136,31 @@ def timed_rating(name: str, p: int, games_per_pair: int, isolate: bool) -> dict:
     return dict(row, seconds=round(seconds, 4), **extra)
 
 
+def crossplay_run(run_dir: str, games_per_pair: int) -> dict:
+    """Cross-play of a training run's checkpoints with random and chaser (trained networks, the
+    population `gigastep-jax eval RUN` plays), compile apart, best of 2."""
+    import jax
+
+    from algorithms.marl import runner
+
+    env, game, population, names = runner.run_population(run_dir)
+    key = jax.random.PRNGKey(0)
+    t0 = time.perf_counter()
+    compiled = game._matrix.lower(key, population, population, games_per_pair).compile()
+    compile_s = time.perf_counter() - t0
+    best = float("inf")
+    for r in range(2):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1), population, population))
+        best = min(best, time.perf_counter() - t0)
+    p = len(names)
+    battles = p * p * games_per_pair
+    return dict(benchmark="eval_throughput", figure="crossplay_battles_per_s", scenario=env.name, run=run_dir,
+                policies=names, matrix=[p, p], games_per_pair=games_per_pair, battles_per_call=battles,
+                early_exit=True, batch=game.batch, max_steps=game.max_steps, battles_per_s=round(battles / best, 1),
+                seconds_per_run=round(best, 3), compile_s=round(compile_s, 2), repeats=2, **_device())
+
+
 def ratings_rows(sizes=((16, 64), (128, 16), (1024, 2))):
     import scipy
 
@@ -151,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--games", type=int, default=32, help="battles per ordered pair (early exit)")
     parser.add_argument("--games-fixed", type=int, default=8, help="battles per ordered pair (fixed 500-step scan)")
     parser.add_argument("--smoke", action="store_true", help="2 x 2 policies, 1 game each, ratings of 16 (a check, not a figure)")
+    parser.add_argument("--run", help="a run folder (gigastep-jax train): cross-play of its checkpoints too")
     args = parser.parse_args(argv)
     if args.smoke:
         print(json.dumps(crossplay(1, early_exit=True, policies=2)), flush=True)
@@ -161,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     if "crossplay" in groups:
         print(json.dumps(crossplay(args.games, early_exit=True)), flush=True)
         print(json.dumps(crossplay(args.games_fixed, early_exit=False)), flush=True)
+        if args.run:
+            print(json.dumps(crossplay_run(args.run, args.games)), flush=True)
     if "ratings" in groups:
         for row in ratings_rows():
             print(json.dumps(row), flush=True)

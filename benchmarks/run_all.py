@@ -3,6 +3,7 @@
     python benchmarks/run_all.py --quick     # this 2-core CPU: a few minutes
     python benchmarks/run_all.py --full      # larger batches and longer runs, for a GPU or TPU
     python benchmarks/run_all.py --quick --only env_batch team_size
+    python benchmarks/run_all.py --quick --run out/demo    # cross-play of a trained run's checkpoints too
 
 Each stage runs one script (`benchmarks/*.py`) in its own process, so one's compile caches and
 memory do not touch the next's. Every JSON line it prints is kept, with the stage, the suite's
@@ -61,9 +62,11 @@ def git_commit() -> str | None:
         return None
 
 
-def run_stage(stage: str, mode: str, commit: str | None, sink) -> list[dict]:
+def run_stage(stage: str, mode: str, commit: str | None, sink, run: str | None = None) -> list[dict]:
     script, quick, full = STAGES[stage]
-    args = quick if mode == "quick" else full
+    args = list(quick if mode == "quick" else full)
+    if stage == "crossplay" and run:
+        args += ["--run", run]
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True, check=False)
     rows = []
@@ -144,7 +147,8 @@ def plot(rows: list[dict], folder: Path) -> list[Path]:
         rs = [r for r in by_stage["crossplay"] if r.get("figure") == "crossplay_battles_per_s"]
         if rs:
             fig, ax = plt.subplots(figsize=(5.5, 3.5))
-            labels = [f"{r['games_per_pair']} games/pair, {'early exit' if r['early_exit'] else 'fixed scan'}" for r in rs]
+            labels = [f"{'run ' + r['run'] if r.get('run') else 'scripted'} {r['matrix'][0]}x{r['matrix'][1]}, "
+                      f"{r['games_per_pair']} games/pair, {'early exit' if r['early_exit'] else 'fixed scan'}" for r in rs]
             ax.barh(labels, [r["battles_per_s"] for r in rs])
             ax.set(xlabel="battles/s", title="cross-play throughput")
             save(fig, "crossplay.png")
@@ -173,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_const", const="full", dest="mode", help="larger sizes, for accelerators")
     parser.add_argument("--only", nargs="*", choices=list(STAGES), help="run only these stages")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
+    parser.add_argument("--run", help="a training run folder (e.g. out/demo): the cross-play stage also plays its "
+                                      "checkpoints with random and chaser")
     args = parser.parse_args(argv)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(path, "w", encoding="utf-8") as sink:
         for stage in args.only or list(STAGES):
             try:
-                rows += run_stage(stage, args.mode, commit, sink)
+                rows += run_stage(stage, args.mode, commit, sink, args.run)
             except RuntimeError:
                 failed.append(stage)
     figures = plot(rows, args.out / f"{args.mode}-{stamp}")

@@ -158,6 +158,7 @@ def test_pettingzoo_parallel_api_test_passes_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the test's soft failures are warnings
         parallel_api_test(env, num_cycles=200)
+    assert env.agents == []  # its last episode ran to the 60-step limit within the 200 cycles
 
 
 def test_pettingzoo_seed_tests_pass():
@@ -166,6 +167,8 @@ def test_pettingzoo_seed_tests_pass():
 
     parallel_seed_test(lambda: PettingZooEnv(NAME))
     seed_test(lambda: parallel_to_aec(PettingZooEnv(gj.make(NAME, max_steps=30))), num_cycles=30)
+    first, second = (PettingZooEnv(NAME).reset(seed=7)[0] for _ in range(2))
+    assert all(np.array_equal(first[a], second[a]) for a in first)
 
 
 def play_pettingzoo(env, seed, steps=200):
