@@ -18,6 +18,7 @@ SECONDS = ("seconds_per_update", "compile_s", "rollout_s", "env_s", "update_s")
 SHARES = ("share_env", "share_forward", "share_update", "share_other")
 
 
+@pytest.mark.slow  # 30 s of compiling; run_all's quick suite (slow too) runs the script as well
 def test_train_throughput_quick_smoke():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--scenario", "identical_1_vs_1_fobs_vec_void_disc",

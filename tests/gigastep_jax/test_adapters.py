@@ -133,8 +133,6 @@ def test_a_jaxmarl_style_ippo_loop_trains_on_the_adapter():
     assert (np.asarray(metrics["team_a_wins"] + metrics["team_b_wins"]) <= np.asarray(metrics["episodes"])).all()
     moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), params, start)
     assert max(jax.tree.leaves(moved)) > 0
-    result = ippo.evaluate(config, network, params, games=8)
-    assert sum(result.values()) == 8
 
 
 @pytest.mark.slow
