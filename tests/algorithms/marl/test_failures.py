@@ -104,7 +104,10 @@ def _outcome(out):
     return state, rows
 
 
-@pytest.mark.parametrize("moment", sorted(set(MOMENTS) - {"after_chunk"}))  # after_chunk: the command-line test
+@pytest.mark.parametrize("moment", [
+    "between_checkpoint_and_row", "inside_checkpoint_write",
+    pytest.param("during_evaluation", marks=pytest.mark.slow),  # resumes like inside_checkpoint_write: slow suite
+])  # after_chunk: the command-line test
 def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
     out = tmp_path / "run"
     code = PRELUDE.format(out=str(out)) + MOMENTS[moment] + RUN.format(cfg=repr(CONFIG.to_dict()), options=OPTIONS)

@@ -107,6 +107,7 @@ assert worst < 1e-4, worst
 """
 
 
+@pytest.mark.slow  # 35 s (a subprocess with two forced devices); the sharding is optional, one device needs none
 def test_sharded_run_equals_one_device_run():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     code = SHARDED.format(cfg=repr(TINY.to_dict()))
