@@ -1,8 +1,9 @@
 """Gigastep's rules as pure functions of arrays stacked over agents (no env object, no randomness
 outside the keys passed in).
 
-Pair matrices are indexed [observer, target]: `detected[o, t]` means o detected t. All functions
-work on one environment; `vmap` adds the batch axis.
+Pair arrays are indexed [observer, slot]: with all pairs (the default) slot t is agent t, so
+`detected[o, t]` means o detected t; on the large-battle path a slot is one of o's cell-list
+candidates (`neighbours.Pairs`). All functions work on one environment; `vmap` adds the batch axis.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gigastep_jax import rng
+from gigastep_jax.neighbours import Pairs, compact
 from gigastep_jax.state import EnvParams
 
 DT = 0.1  # seconds per step
@@ -106,13 +108,17 @@ def computed_once(a: jax.Array) -> jax.Array:
     return a.at[0].set(a[0])
 
 
-def pair_geometry(x, y, z, cos_h, sin_h):
-    """Relative positions [observer, target]: dx, dy, dz, squared horizontal distance d2, and the
+def pair_geometry(x, y, z, cos_h, sin_h, pairs: Pairs | None = None):
+    """Relative positions [observer, slot]: dx, dy, dz, squared horizontal distance d2, and the
     cosine of the bearing of each target off its observer's heading (1 ahead, -1 behind; 0 at d = 0).
-    Inputs float32[N] (cos_h, sin_h of the heading); outputs float32[N, N]."""
-    dx = x[None, :] - x[:, None]
-    dy = y[None, :] - y[:, None]
-    dz = z[None, :] - z[:, None]
+    Inputs float32[N] (cos_h, sin_h of the heading); outputs float32[N, P] (P = N for all pairs)."""
+    if pairs is None or pairs.dense:
+        tx, ty, tz = x[None, :], y[None, :], z[None, :]
+    else:
+        tx, ty, tz = pairs.of_target(x), pairs.of_target(y), pairs.of_target(z)
+    dx = tx - x[:, None]
+    dy = ty - y[:, None]
+    dz = tz - z[:, None]
     d2 = dx * dx + dy * dy
     # cos(bearing) from a dot product and one rsqrt: no atan2 in the N^2 hot loop.
     proj = dx * cos_h[:, None] + dy * sin_h[:, None]
@@ -120,12 +126,18 @@ def pair_geometry(x, y, z, cos_h, sin_h):
     return dx, dy, dz, d2, cos_bearing
 
 
-def collisions(d2, dz, alive, params: EnvParams):
+def _masked(pair_mask, d2, pairs: Pairs):
+    """pair_mask restricted to pairs within the sight radius (unchanged where there is none)."""
+    near = pairs.near(d2)
+    return pair_mask if near is None else pair_mask & near
+
+
+def collisions(d2, dz, alive, params: EnvParams, pairs: Pairs | None = None):
     """bool[N]: alive agents within the collision cylinder of another alive agent."""
-    n = d2.shape[0]
+    pairs = pairs or Pairs.all(d2.shape[0])
     close = (d2 < jnp.square(params.collision_range)) & (jnp.abs(dz) < params.collision_altitude)
-    both = alive[:, None] & alive[None, :]
-    return (close & both & ~jnp.eye(n, dtype=bool)).any(axis=1)
+    both = alive[:, None] & pairs.of_target(alive)
+    return _masked(close & both & pairs.other(), d2, pairs).any(axis=1)
 
 
 def in_cone(cos_bearing, half_angle):
@@ -133,25 +145,67 @@ def in_cone(cos_bearing, half_angle):
     return cos_bearing > jnp.cos(half_angle)
 
 
-def detection(key, d2, cos_bearing, alive, team, params: EnvParams, stochastic: bool):
-    """bool[N, N] detected[o, t]: observer o detects enemy t this step.
+def detection(key, d2, cos_bearing, alive, team, params: EnvParams, stochastic: bool, pairs: Pairs | None = None):
+    """bool[N, P] detected[o, slot]: observer o detects the enemy in that slot this step.
 
-    Full observability: every alive enemy. Partial: within distance `very_close` always; inside
-    the +-cone_angle cone with probability 1 - d^2 / (cone_depth^2 * range_o); inside the damage
-    cone and detection radius always.
+    Full observability: every alive enemy (within the sight radius, if any). Partial: within
+    distance `very_close` always; inside the +-cone_angle cone with probability
+    1 - d^2 / (cone_depth^2 * range_o); inside the damage cone and detection radius always.
     """
-    enemies = (team[:, None] != team[None, :]) & alive[:, None] & alive[None, :]
+    pairs = pairs or Pairs.all(d2.shape[0])
+    enemies = (team[:, None] != pairs.of_target(team)) & alive[:, None] & pairs.of_target(alive)
+    enemies = _masked(enemies, d2, pairs)
     if not stochastic:
         return enemies
-    closeness = d2 / (jnp.square(params.cone_depth) * params.detection_range[:, None])
+    u = pairs.uniform(key, rng.STREAM_DETECT)
+    return computed_once(enemies & detect_draw(d2, cos_bearing, params.detection_range[:, None], u, params))
+
+
+def detect_draw(d2, cos_bearing, detection_range, u, params: EnvParams):
+    """Partial observability's detection of a pair, given it is an alive enemy: bool, broadcast
+    over d2, cos_bearing (the observer's), detection_range (the observer's) and u (the pair's
+    uniform). Shared by `detection` and the local path's detected-by (the same pairs seen from
+    the target's side)."""
+    closeness = d2 / (jnp.square(params.cone_depth) * detection_range)
     p_detect = jnp.where(in_cone(cos_bearing, params.cone_angle), 1.0 - jnp.clip(closeness, 0.0, 1.0), 0.0)
-    sampled = rng.uniform(key, d2.shape, rng.STREAM_DETECT) < p_detect
     sure = (d2 < jnp.square(params.very_close)) | (
         (closeness <= 1.0) & in_cone(cos_bearing, params.damage_cone_angle)
     )
     # Read by the damage, the rewards and the next state: fused into each, the hash and the cone
     # tests ran once per reader (pobs transition 2.64 -> 1.90 ms at batch 1024 computed once).
-    return computed_once(enemies & (sampled | sure))
+    return (u < p_detect) | sure
+
+
+def detected_by(key, dx, dy, d2, cos_h, sin_h, alive, team, params: EnvParams, pairs: Pairs):
+    """bool[N, C] on the local path: detected_by[t, c] = candidate o = pairs.target[t, c] detected t
+    this step (partial observability), the same draw as `detection`'s [o, t], computed from t's side
+    (so sharing needs no search of o's slots for t). dx, dy, d2: `pair_geometry`'s, rows t."""
+    observer = pairs.target
+    # From the observer's side the offsets are the negated ones: the same float products as
+    # `pair_geometry` computes for [o, t].
+    proj = (-dx) * pairs.of_target(cos_h) + (-dy) * pairs.of_target(sin_h)
+    cos_b = proj * jax.lax.rsqrt(jnp.maximum(d2, 1e-12))
+    enemies = (team[:, None] != pairs.of_target(team)) & alive[:, None] & pairs.of_target(alive)
+    enemies = _masked(enemies, d2, pairs)
+    n = alive.shape[0]
+    counter = observer.astype(jnp.uint32) * np.uint32(n) + jnp.arange(n, dtype=jnp.uint32)[:, None]
+    u = rng.uniform_at(key, counter, rng.STREAM_DETECT)
+    return enemies & detect_draw(d2, cos_b, pairs.of_target(params.detection_range), u, params)
+
+
+def _shoot(detected, d2, cos_bearing, params: EnvParams):
+    """bool[N, P]: detected targets inside the shooter's damage cone and radius."""
+    radius2 = jnp.square(params.damage_cone_depth) * params.damage_range[:, None]
+    shoot = detected & (d2 <= radius2) & (params.damage_range[:, None] > 0)
+    return shoot & in_cone(cos_bearing, params.damage_cone_angle)
+
+
+def _strength(tracked, params: EnvParams):
+    """float32: min(steps, max) - min, the damage of a pair per damage_per_second * DT (0 untracked)."""
+    return (
+        jnp.clip(tracked.astype(jnp.float32), params.min_tracking_steps, params.max_tracking_steps)
+        - params.min_tracking_steps
+    )
 
 
 def damage(detected, tracked, d2, cos_bearing, params: EnvParams):
@@ -162,15 +216,24 @@ def damage(detected, tracked, d2, cos_bearing, params: EnvParams):
     damage_per_second * DT * (min(steps, max) - min) health per step, per shooter.
     Returns (tracked int32[N, N], strength float32[N, N] = min(steps, max) - min, per [shooter, target]).
     """
-    radius2 = jnp.square(params.damage_cone_depth) * params.damage_range[:, None]
-    shoot = detected & (d2 <= radius2) & (params.damage_range[:, None] > 0)
-    shoot = shoot & in_cone(cos_bearing, params.damage_cone_angle)
-    tracked = jnp.where(shoot, tracked + 1, 0).astype(jnp.int32)
-    strength = (
-        jnp.clip(tracked.astype(jnp.float32), params.min_tracking_steps, params.max_tracking_steps)
-        - params.min_tracking_steps
-    )
-    return tracked, strength
+    tracked = jnp.where(_shoot(detected, d2, cos_bearing, params), tracked + 1, 0).astype(jnp.int32)
+    return tracked, _strength(tracked, params)
+
+
+def damage_local(detected, tracked, tracked_target, d2, cos_bearing, params: EnvParams, pairs: Pairs):
+    """`damage` on the local path: each shooter tracks up to T targets in slots.
+
+    detected, d2, cos_bearing: [N, C] over the candidates; tracked int32[N, T] and tracked_target
+    int32[N, T]: last step's slots. A target still shot keeps its count wherever its slot was.
+    Returns (tracked int32[N, T], tracked_target int32[N, T], strength float32[N, T]).
+    """
+    n, slots = tracked.shape
+    target, present = compact(_shoot(detected, d2, cos_bearing, params), pairs.target, slots)
+    same = (tracked_target[:, None, :] == target[:, :, None]) & (tracked[:, None, :] > 0)  # [N, T new, T old]
+    held = (same * tracked[:, None, :]).sum(axis=2)
+    tracked = jnp.where(present, held + 1, 0).astype(jnp.int32)
+    target = jnp.where(present, target, jnp.arange(n, dtype=jnp.int32)[:, None])
+    return tracked, target, _strength(tracked, params)
 
 
 def waypoint_update(key, waypoint, timer, x, y, alive, arena, size: float = 0.6):

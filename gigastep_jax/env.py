@@ -19,6 +19,7 @@ import numpy as np
 from gigastep_jax import dynamics as dyn
 from gigastep_jax import observe, rng, spaces
 from gigastep_jax.maps import map_table
+from gigastep_jax.neighbours import Grid, Pairs, candidates
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
 N_DISCRETE_ACTIONS = 27
@@ -50,6 +51,8 @@ class Env:
         self._sprite = np.asarray(scenario.sprite, np.int32)
         if scenario.obs_kind == "rgb":
             self._background = observe.map_images(self.maps.boxes, scenario.arena, scenario.resolution)
+        if scenario.local_pairs:
+            self._grid = Grid.for_arena(scenario.arena, scenario.sight_radius, scenario.window)
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -151,14 +154,22 @@ class Env:
         # Re-draw agents spawned too close to another or to a box (Gigastep's 3 times and margin).
         margin = 0.1
         grown = boxes + jnp.asarray([-margin, -margin, margin, margin])
+        everyone = jnp.ones(n, bool)
         for i in range(1, 1 + SPAWN_REDRAWS):
-            d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
-            clash = (d2 < jnp.square(params.collision_range) + margin) & ~jnp.eye(n, dtype=bool)
+            pairs, _ = self._pairs(x, y, everyone)
+            _, _, _, d2, _ = dyn.pair_geometry(x, y, x, x, x, pairs)
+            clash = (d2 < jnp.square(params.collision_range) + margin) & pairs.other()
             bad = clash.any(axis=1) | dyn.in_boxes(x, y, grown)
             x, y = jnp.where(bad, xs[i], x), jnp.where(bad, ys[i], y)
         heading = dyn.wrap_angle(jnp.asarray(self.maps.heading)[map_idx][team])  # pi -> -pi
         alive = jnp.ones(n, bool)
-        state = EnvState(
+        # The first observation shows what is detected at spawn (Gigastep showed no enemy at t=0).
+        pairs, _ = self._pairs(x, y, alive)
+        dx, dy, _, d2, cos_b = dyn.pair_geometry(x, y, z, jnp.cos(heading), jnp.sin(heading), pairs)
+        detected = dyn.detection(key, d2, cos_b, alive, team, params, self.scenario.observability == "pobs", pairs)
+        slots = self.scenario.max_targets if self.scenario.local_pairs else n
+        tracked_target = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32)[:, None], (n, slots))
+        return EnvState(
             x=x,
             y=y,
             z=z,
@@ -166,8 +177,8 @@ class Env:
             heading=heading,
             health=params.max_health.astype(jnp.float32),
             alive=alive,
-            tracked=jnp.zeros((n, n), jnp.int32),
-            detected=jnp.zeros((n, n), bool),
+            tracked=jnp.zeros((n, slots), jnp.int32),
+            detected=detected,
             damage_taken=jnp.zeros(n, jnp.float32),
             map_idx=map_idx,
             boxes=boxes,
@@ -175,11 +186,40 @@ class Env:
             waypoint_timer=jnp.float32(0.0),
             waypoint_score=jnp.zeros(2, jnp.int32),
             t=jnp.int32(0),
+            **self._pair_state(key, pairs, tracked_target, dx, dy, d2, jnp.cos(heading), jnp.sin(heading), alive,
+                               params),
         )
-        # The first observation shows what is detected at spawn (Gigastep showed no enemy at t=0).
-        _, _, _, d2, cos_b = dyn.pair_geometry(x, y, z, jnp.cos(heading), jnp.sin(heading))
-        detected = dyn.detection(key, d2, cos_b, alive, team, params, self.scenario.observability == "pobs")
-        return state.replace(detected=detected)
+
+    # ----------------------------------------------------------------------------- pairs
+    def _pairs(self, x, y, valid) -> tuple[Pairs, jax.Array]:
+        """The pairs a step works on at positions x, y (valid: the agents taking part), and how
+        many candidates did not fit the local path's windows (0 on the all-pairs path)."""
+        s = self.scenario
+        if not s.local_pairs:
+            return Pairs.all(s.n_agents, s.sight_radius), jnp.int32(0)
+        target, ok, dropped = candidates(x, y, valid, self._grid)
+        return Pairs(s.n_agents, target, ok, s.sight_radius), dropped
+
+    def pairs(self, state: EnvState) -> Pairs:
+        """The pairs `state.detected` (and, on the local path, the state's other pair arrays) are
+        indexed by: all pairs, or each agent's candidates at the state's positions."""
+        s = self.scenario
+        if not s.local_pairs:
+            return Pairs.all(s.n_agents, s.sight_radius)
+        return Pairs(s.n_agents, state.neighbours, state.neighbours_ok, s.sight_radius)
+
+    def _pair_state(self, key, pairs: Pairs, tracked_target, dx, dy, d2, cos_h, sin_h, alive, params) -> dict:
+        """The local path's pair leaves of the state ([N, 0] on the all-pairs path)."""
+        n = self.n_agents
+        if pairs.dense:
+            empty = jnp.zeros((n, 0), jnp.int32)
+            return dict(neighbours=empty, neighbours_ok=empty.astype(bool), tracked_target=empty,
+                        detected_by=empty.astype(bool))
+        if self.scenario.observability == "pobs":
+            by = dyn.detected_by(key, dx, dy, d2, cos_h, sin_h, alive, self.teams, params, pairs)
+        else:  # only sharing reads it
+            by = jnp.zeros((n, 0), bool)
+        return dict(neighbours=pairs.target, neighbours_ok=pairs.ok, tracked_target=tracked_target, detected_by=by)
 
     # ----------------------------------------------------------------------------- step
     def step(
@@ -266,8 +306,9 @@ class Env:
             x, y, z, jnp.cos(heading), jnp.sin(heading), (alive_pre & ~out).astype(jnp.float32)
         )
         alive = alive_f > 0
-        dx, dy, dz, d2, cos_b = dyn.pair_geometry(x, y, z, cos_h, sin_h)
-        collided = dyn.collisions(d2, dz, alive, params)
+        pairs, dropped = self._pairs(x, y, alive)
+        dx, dy, dz, d2, cos_b = dyn.pair_geometry(x, y, z, cos_h, sin_h, pairs)
+        collided = dyn.collisions(d2, dz, alive, params, pairs)
         alive = alive & ~collided
         crashed = dyn.in_boxes(x, y, state.boxes) & alive
         alive = alive & ~crashed
@@ -277,9 +318,17 @@ class Env:
         else:
             hit, waypoint, timer = jnp.zeros_like(alive), state.waypoint, state.waypoint_timer
 
-        detected = dyn.detection(key, d2, cos_b, alive, team, params, s.observability == "pobs")
-        tracked, strength = dyn.damage(detected, state.tracked, d2, cos_b, params)
-        damage_taken = strength.sum(axis=0) * params.damage_per_second * dyn.DT
+        detected = dyn.detection(key, d2, cos_b, alive, team, params, s.observability == "pobs", pairs)
+        if pairs.dense:
+            tracked, strength = dyn.damage(detected, state.tracked, d2, cos_b, params)
+            tracked_target, shots = state.tracked_target, pairs
+        else:
+            tracked, tracked_target, strength = dyn.damage_local(
+                detected, state.tracked, state.tracked_target, d2, cos_b, params, pairs
+            )
+            shots = Pairs(self.n_agents, tracked_target, tracked > 0)
+        damage_taken = shots.sum_per_target(strength) * params.damage_per_second * dyn.DT
+        pair_state = self._pair_state(key, pairs, tracked_target, dx, dy, d2, cos_h, sin_h, alive, params)
         health = state.health - damage_taken + params.healing_per_second * dyn.DT + params.max_health * hit
         health = jnp.clip(health * alive, 0.0, params.max_health)
         alive = alive & (health > 0)
@@ -288,10 +337,10 @@ class Env:
         new = state.replace(
             x=x, y=y, z=z, v=v, heading=heading, health=health, alive=alive, tracked=tracked,
             detected=detected, damage_taken=damage_taken, waypoint=waypoint, waypoint_timer=timer,
-            waypoint_score=score, t=state.t + 1,
+            waypoint_score=score, t=state.t + 1, **pair_state,
         )
         reward = self._reward(
-            params, alive_pre, alive, out | crashed, collided, hit, detected, strength
+            params, alive_pre, alive, out | crashed, collided, hit, detected, strength, pairs, shots
         )
         # A finished episode is absorbing: nothing moves, nothing is paid.
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(over_before, a, b), state, new)
@@ -305,10 +354,15 @@ class Env:
         cause = jnp.where(over_before, 0, cause)  # nobody dies in an absorbing state
         info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause,
                     invalid_action=invalid)
+        if not pairs.dense:  # candidates beyond a full window: nonzero means pairs were missed
+            info["pairs_dropped"] = jnp.where(over_before, 0, dropped).astype(jnp.int32)
         return new, reward, done, info
 
-    def _reward(self, params: EnvParams, alive_pre, alive, crashed, collided, hit, detected, strength):
-        """Gigastep's reward terms, each weighted by its `reward_*` parameter, divided by N."""
+    def _reward(self, params: EnvParams, alive_pre, alive, crashed, collided, hit, detected, strength,
+                pairs: Pairs, shots: Pairs):
+        """Gigastep's reward terms, each weighted by its `reward_*` parameter, divided by N.
+
+        detected is over `pairs`, strength over `shots` (the same on the all-pairs path)."""
         team = self.teams
         f = lambda b: b.astype(jnp.float32)  # noqa: E731
         # Team head-counts by masked sums (no tiny batched matmuls: slow on CPU).
@@ -319,8 +373,8 @@ class Env:
         n_own_pre, n_own, n_other_pre, n_other = pick(pre, True), pick(now, True), pick(pre, False), pick(now, False)
         losses_own, losses_other = n_own_pre - n_own, n_other_pre - n_other
         defeat = (losses_other - losses_own) / (n_own + 1.0) * f(alive)
-        detection = (0.5 * f(detected).sum(axis=1) - 0.2 * f(detected).sum(axis=0)) * dyn.DT * f(alive)
-        dmg = (strength.sum(axis=1) - 0.5 * strength.sum(axis=0)) * dyn.DT * f(alive)
+        detection = (0.5 * f(detected).sum(axis=1) - 0.2 * pairs.sum_per_target(f(detected))) * dyn.DT * f(alive)
+        dmg = (strength.sum(axis=1) - 0.5 * shots.sum_per_target(strength)) * dyn.DT * f(alive)
         aux = (
             params.reward_hit_waypoint * f(hit)
             + params.idle_reward
@@ -376,13 +430,18 @@ class Env:
         self.check_state(state)
         s = self.scenario
         team = self.teams
-        seen = observe.visibility(key, state, team, params, s.observability == "pobs")
+        pairs = self.pairs(state)
         if s.obs_kind == "rgb":
+            if pairs.dense:
+                seen = observe.visibility(key, state, team, params, s.observability == "pobs", pairs)
+            else:  # the shared view (fobs) draws every alive agent; the composer takes it as [N, N]
+                seen = jnp.broadcast_to(state.alive[None, :], (self.n_agents, self.n_agents))
             return observe.rgb_obs(
                 state, seen, s, jnp.asarray(self._sprite), team, params.max_health, jnp.asarray(self._background),
                 shared_view=s.observability == "fobs",
             )
-        return observe.vector_obs(state, seen, s, jnp.asarray(self._sprite, jnp.float32), team)
+        seen = observe.visibility(key, state, team, params, s.observability == "pobs", pairs)
+        return observe.vector_obs(state, seen, s, jnp.asarray(self._sprite, jnp.float32), team, pairs)
 
     def global_state(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
         """float32[G]: the full state as one vector for centralised critics (no observation work)."""

@@ -51,20 +51,39 @@ def circler(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
 
 
 def chaser(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
-    """Turn toward the nearest enemy the team has detected, full throttle, match its altitude
-    loosely; with no enemy in sight, head for the arena's centre (so as not to fly out)."""
+    """Turn toward the nearest enemy the team has detected (within the sight radius, if the
+    scenario has one), full throttle, match its altitude loosely; with no enemy in sight, head for
+    the arena's centre (so as not to fly out)."""
     _check_single(env, state)
     team = env.teams
     n = env.n_agents
-    dx = state.x[None, :] - state.x[:, None]
-    dy = state.y[None, :] - state.y[:, None]
-    d2 = dx * dx + dy * dy
-    same = (team[:, None] == team[None, :]).astype(jnp.float32)
-    # Enemy t is visible to agent e if a teammate of e (or e) detected it.
-    team_detected = (same @ state.detected.astype(jnp.float32)) > 0
-    candidate = team_detected & state.alive[None, :] & (team[:, None] != team[None, :])
-    target = jnp.argmin(jnp.where(candidate, d2, jnp.inf), axis=1)
+    pairs = env.pairs(state)
+    if pairs.dense:
+        dx = state.x[None, :] - state.x[:, None]
+        dy = state.y[None, :] - state.y[:, None]
+        d2 = dx * dx + dy * dy
+        same = (team[:, None] == team[None, :]).astype(jnp.float32)
+        # Enemy t is visible to agent e if a teammate of e (or e) detected it.
+        team_detected = (same @ state.detected.astype(jnp.float32)) > 0
+    else:  # what each team detected, gathered per candidate (no [N, N] array)
+        dx = pairs.of_target(state.x) - state.x[:, None]
+        dy = pairs.of_target(state.y) - state.y[:, None]
+        d2 = dx * dx + dy * dy
+        by_team = jnp.zeros((2, n), bool).at[jnp.broadcast_to(team[:, None], pairs.target.shape), pairs.target].max(
+            state.detected & pairs.ok
+        )
+        team_detected = by_team[team[:, None], pairs.target]
+    candidate = team_detected & pairs.of_target(state.alive) & (team[:, None] != pairs.of_target(team))
+    near = pairs.near(d2)
+    candidate = candidate if near is None else candidate & near
+    if pairs.dense:
+        target = jnp.argmin(jnp.where(candidate, d2, jnp.inf), axis=1)  # ties: the lowest index
+    else:  # the nearest, ties to the lowest index as above: slot order is not index order
+        nearest = jnp.where(candidate, d2, jnp.inf).min(axis=1, keepdims=True)
+        tied = candidate & (d2 == nearest)
+        target = jnp.where(tied, pairs.target, n).min(axis=1)
     has_target = candidate.any(axis=1)
+    target = jnp.where(has_target, target, 0)
     w, h = env.scenario.arena
     goal_x = jnp.where(has_target, state.x[target], w / 2)
     goal_y = jnp.where(has_target, state.y[target], h / 2)

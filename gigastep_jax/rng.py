@@ -38,18 +38,34 @@ def _mix(h: jax.Array) -> jax.Array:
 
 
 def bits(key: jax.Array, shape: tuple[int, ...], stream: int = 0) -> jax.Array:
-    """uint32[shape] pseudo-random words for (key, stream)."""
-    words = key_words(key)
+    """uint32[shape] pseudo-random words for (key, stream): element i of the flattened array is
+    the word of counter i (`bits_at`)."""
     size = int(np.prod(shape)) if shape else 1
-    counter = jnp.arange(size, dtype=jnp.uint32).reshape(shape)
-    h = _mix(counter * _GOLDEN + words[0] + np.uint32((stream * 0x632BE5AB) & 0xFFFFFFFF))
+    return bits_at(key, jnp.arange(size, dtype=jnp.uint32).reshape(shape), stream)
+
+
+def bits_at(key: jax.Array, counter: jax.Array, stream: int = 0) -> jax.Array:
+    """uint32 words of (key, stream) at the given counters (any shape): the words `bits` puts at
+    those flat indices. Lets a sparse computation draw exactly the numbers a dense one draws for
+    the same elements (the neighbour-list path draws pair (o, t) of N agents at o * N + t)."""
+    words = key_words(key)
+    h = _mix(counter.astype(jnp.uint32) * _GOLDEN + words[0] + np.uint32((stream * 0x632BE5AB) & 0xFFFFFFFF))
     return _mix(h ^ words[1])
+
+
+def _unit(words: jax.Array) -> jax.Array:
+    return (words >> 8).astype(jnp.float32) * np.float32(1.0 / (1 << 24))
 
 
 def uniform(key: jax.Array, shape: tuple[int, ...] = (), stream: int = 0, minval=0.0, maxval=1.0) -> jax.Array:
     """float32[shape] uniform in [minval, maxval) with 24 random bits."""
-    u = (bits(key, shape, stream) >> 8).astype(jnp.float32) * np.float32(1.0 / (1 << 24))
-    return minval + u * (maxval - minval)
+    return minval + _unit(bits(key, shape, stream)) * (maxval - minval)
+
+
+def uniform_at(key: jax.Array, counter: jax.Array, stream: int = 0) -> jax.Array:
+    """float32 uniform in [0, 1) at the given counters: `uniform(key, shape, stream)`'s numbers at
+    those flat indices."""
+    return _unit(bits_at(key, counter, stream))
 
 
 def randint(key: jax.Array, shape: tuple[int, ...], high: int, stream: int = 0) -> jax.Array:

@@ -72,6 +72,18 @@ def _arena(n_agents: int) -> tuple[float, float]:
     side = round(math.sqrt(n_agents / 0.1), 1)
     return side, side
 
+
+# Large battles see and act within this radius (`Scenario.sight_radius`), so a step costs O(N k):
+# it covers every pairwise rule of Gigastep's units (damage 2.05 * sqrt(range), partial
+# observability's detection 3 * sqrt(range), 4.24 for `more_range`); it cuts sharing (8) and
+# what full observability lists in the vector observation (every agent) to 4.5.
+LARGE_SIGHT = 4.5
+
+
+def _large(team_a: dict[str, int], team_b: dict[str, int]) -> dict[str, Any]:
+    n = sum(team_a.values()) + sum(team_b.values())
+    return dict(team_a=team_a, team_b=team_b, arena=_arena(n), sight_radius=LARGE_SIGHT)
+
 # The 18 bases: teams as {unit type: count}, plus what differs from a plain battle.
 BASES: dict[str, dict[str, Any]] = {
     "identical_1_vs_1": dict(team_a={"default": 1}, team_b={"default": 1}),
@@ -89,11 +101,11 @@ BASES: dict[str, dict[str, Any]] = {
     "special_10_vs_3": dict(team_a=_SPECIAL_10, team_b={"super": 3}),
     "special_20_vs_5": dict(team_a=_SPECIAL_20, team_b={"super": 5}),
     # Past Gigastep's 20 v 20 (its own 50..10000 per side are commented out at 6288d65): the arena
-    # grows with the battle so that density stays Gigastep's.
-    "identical_100_vs_100": dict(team_a={"default": 100}, team_b={"default": 100}, arena=_arena(200)),
-    "identical_500_vs_500": dict(team_a={"default": 500}, team_b={"default": 500}, arena=_arena(1000)),
-    "identical_1000_vs_1000": dict(team_a={"default": 1000}, team_b={"default": 1000}, arena=_arena(2000)),
-    "special_100_vs_100": dict(team_a=_SPECIAL_100, team_b=_SPECIAL_100, arena=_arena(200)),
+    # grows with the battle so that density stays Gigastep's; pairs interact within LARGE_SIGHT.
+    "identical_100_vs_100": _large({"default": 100}, {"default": 100}),
+    "identical_500_vs_500": _large({"default": 500}, {"default": 500}),
+    "identical_1000_vs_1000": _large({"default": 1000}, {"default": 1000}),
+    "special_100_vs_100": _large(_SPECIAL_100, _SPECIAL_100),
     "waypoint_5_vs_5": dict(team_a={"default": 5}, team_b={"default": 5}, **_WAYPOINT),
     "waypoint_5_vs_3": dict(team_a={"default": 5}, team_b={"faster": 3}, **_WAYPOINT),
     # Seekers win by catching every hider; hiders win by lasting to the time limit.
@@ -278,6 +290,21 @@ def _validate_options(opts: Mapping[str, Any]) -> None:
             raise ValueError(f"arena must be (width, height) with both > 0, got {arena!r}")
         opts["arena"] = (float(arena[0]), float(arena[1]))  # type: ignore[index]
     for key in ("max_steps", "max_obs_agents", "resolution"):
+        if key in opts and not (isinstance(opts[key], int) and not isinstance(opts[key], bool) and opts[key] >= 1):
+            raise ValueError(f"{key} must be an int >= 1, got {opts[key]!r}")
+    if "pairs" in opts and opts["pairs"] not in ("auto", "all", "local"):
+        raise ValueError(f"pairs must be one of ('auto', 'all', 'local'), got {opts['pairs']!r}")
+    radius = opts.get("sight_radius")
+    if radius is not None:
+        if not (isinstance(radius, (int, float)) and not isinstance(radius, bool) and math.isfinite(radius) and radius > 0):
+            raise ValueError(f"sight_radius must be a number > 0 or None (no limit), got {radius!r}")
+        opts["sight_radius"] = float(radius)  # type: ignore[index]
+    if opts.get("pairs") == "local":
+        if radius is None:
+            raise ValueError("pairs='local' needs a sight_radius (the cell size of its grid)")
+        if opts.get("obs_kind") == "rgb" and opts.get("observability") == "pobs":
+            raise ValueError("pairs='local' does not draw per-ego RGB images (pobs rgb): use pairs='all'")
+    for key in ("window", "max_targets"):
         if key in opts and not (isinstance(opts[key], int) and not isinstance(opts[key], bool) and opts[key] >= 1):
             raise ValueError(f"{key} must be an int >= 1, got {opts[key]!r}")
     if "resolution" in opts and opts["resolution"] < 16:

@@ -26,6 +26,8 @@ ObsKind = Literal["vec", "rgb"]
 Observability = Literal["fobs", "pobs"]
 MapKind = Literal["void", "maps"]
 TimeoutWinner = Literal["none", "team_a", "team_b", "waypoints"]
+PairsKind = Literal["auto", "all", "local"]
+LOCAL_PAIRS_FROM = 200  # agents: from here "auto" takes the local path (benchmarks/RESULTS.md, crossover)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,24 @@ class Scenario:
     max_steps: int = 500
     max_obs_agents: int = 15  # rows of the vector observation: ego + up to 14 nearest seen
     resolution: int = 84
+    # Large battles (`gigastep_jax.neighbours`): pairs farther apart than sight_radius never
+    # interact (no detection, sharing, collision or damage; not in the vector observation's rows);
+    # None is Gigastep's rule, no limit. pairs: "all" works on every pair [N, N], "local" on
+    # each agent's cell-list candidates [N, 3 * window] (needs a sight_radius), "auto" picks local
+    # from LOCAL_PAIRS_FROM agents on (measured crossover) where the observation allows it.
+    sight_radius: float | None = None
+    pairs: PairsKind = "auto"
+    window: int = 24  # local: candidates read per run of three grid cells
+    max_targets: int = 4  # local: damage targets tracked per shooter
+
+    @property
+    def local_pairs(self) -> bool:
+        """Whether steps use the local (cell-list) path."""
+        if self.pairs == "local":
+            return True
+        # Per-ego RGB images draw every seen agent: the native composer takes [N, N] visibility.
+        auto = self.obs_kind == "vec" or self.observability == "fobs"
+        return self.pairs == "auto" and self.sight_radius is not None and auto and self.n_agents >= LOCAL_PAIRS_FROM
 
     @property
     def n_agents(self) -> int:
@@ -131,8 +151,16 @@ class EnvState:
     heading: chex.Array  # float32[N] in [-pi, pi)
     health: chex.Array  # float32[N] in [0, max_health]; 0 once dead
     alive: chex.Array  # bool[N]
-    tracked: chex.Array  # int32[N, N]: tracked[o, t] = steps observer o has held target t in its damage cone
-    detected: chex.Array  # bool[N, N]: detected[o, t] = observer o detected target t this step
+    # Pair state. All-pairs path: [N, N] over targets. Local path: over slots, see below.
+    tracked: chex.Array  # int32[N, N] tracked[o, t] = steps o has held t in its damage cone; local [N, T]
+    detected: chex.Array  # bool[N, N] detected[o, t] = o detected t this step; local [N, C] over `neighbours`
+    # Local path only ([N, 0] on the all-pairs path): the candidates of each agent at this step's
+    # positions, the targets of the tracked slots, and (partial observability) which of an
+    # agent's candidates detected it, read by the teammates' sharing (`observe.sight`).
+    neighbours: chex.Array  # int32[N, C]: agent index per slot; the agent itself in empty slots
+    neighbours_ok: chex.Array  # bool[N, C]: the slot holds a candidate
+    tracked_target: chex.Array  # int32[N, T]: the target of each tracked slot
+    detected_by: chex.Array  # bool[N, C]: detected_by[t, c] = neighbours[t, c] detected t this step
     damage_taken: chex.Array  # float32[N] health lost to damage this step
     map_idx: chex.Array  # int32[]
     boxes: chex.Array  # float32[M, 4] obstacle boxes (x1, y1, x2, y2) of the drawn map

@@ -14,6 +14,7 @@ import numpy as np
 
 from gigastep_jax import dynamics as dyn
 from gigastep_jax.dynamics import Z_MAX
+from gigastep_jax.neighbours import Pairs
 from gigastep_jax.state import EnvState, Scenario
 
 
@@ -100,19 +101,30 @@ def vector_obs_size(scenario: Scenario, max_boxes: int) -> int:
     return vector_layout(scenario, max_boxes).size
 
 
-def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.Array:
+def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team, pairs: Pairs | None = None) -> jax.Array:
     """float32[N, F]: per ego, `VectorLayout.rows` rows of the `RowFeature`s of itself and its
-    nearest seen agents, then the waypoint (with waypoints) and the obstacle boxes.
+    nearest seen agents (within the sight radius, if any), then the waypoint (with waypoints) and
+    the obstacle boxes.
 
     F = `vector_layout(scenario, M).size`: ROW_FEATURES * min(N, max_obs_agents), + 5 with
     waypoints (the box relative to the ego / arena, its seconds left / 10), + 4 per obstacle box.
+    seen: `sight.visibility`'s mask over `pairs` (all pairs by default).
     """
     w, h = scenario.arena
     n = team.shape[0]
     x, y = state.x, state.y
-    d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
-    idx = nearest_rows(seen, d2, scenario.obs_rows)  # [N, K]; idx[:, 0] is the ego itself
-    feats = _row_features(state, seen, idx, sprite, team, scenario)  # [N, K, ROW_FEATURES]
+    pairs = pairs or Pairs.all(n)
+    if pairs.dense:
+        d2 = jnp.square(x[None, :] - x[:, None]) + jnp.square(y[None, :] - y[:, None])
+        near = pairs.near(d2)
+        seen = seen if near is None else seen & near  # (the ego is at distance 0)
+        idx = nearest_rows(seen, d2, scenario.obs_rows)  # [N, K]; idx[:, 0] is the ego itself
+        feats = _row_features(state, seen, idx, sprite, team, scenario)  # [N, K, ROW_FEATURES]
+    else:
+        d2 = jnp.square(pairs.of_target(x) - x[:, None]) + jnp.square(pairs.of_target(y) - y[:, None])
+        idx, seen_rows = _nearest_slots(seen & pairs.near(d2), d2, pairs, scenario.obs_rows)
+        seen_rows = jnp.concatenate([state.alive[:, None], seen_rows], axis=1)  # the ego's own row first
+        feats = _row_features(state, None, idx, sprite, team, scenario, seen_rows)
     parts = [feats.reshape(n, -1)]
     if scenario.waypoints:
         offset = jnp.stack([x, y, x, y], axis=-1)
@@ -126,7 +138,24 @@ def vector_obs(state: EnvState, seen, scenario: Scenario, sprite, team) -> jax.A
     return jnp.concatenate(parts, axis=-1)
 
 
-def _row_features(state: EnvState, seen, idx, sprite, team, scenario: Scenario) -> jax.Array:
+def _nearest_slots(seen, d2, pairs: Pairs, rows: int) -> tuple[jax.Array, jax.Array]:
+    """The local path's rows: (idx int32[N, rows], the ego first, then its rows - 1 nearest seen
+    candidates; seen bool[N, rows - 1] of those). Ordered by the same keys as `nearest_rows`, so
+    both paths pick the same agents in the same order."""
+    n = pairs.n
+    index_bits = max(1, (n - 1).bit_length())
+    distance = jax.lax.bitcast_convert_type(d2, jnp.int32) & np.int32(-(1 << index_bits))
+    key = jnp.where(seen, distance | pairs.target, np.int32(2**31 - 1))
+    if key.shape[1] < rows - 1:  # fewer candidates than rows: the rest stay empty
+        key = jnp.pad(key, ((0, 0), (0, rows - 1 - key.shape[1])), constant_values=2**31 - 1)
+    smallest = _bitonic_smallest(key.T, rows - 1).T  # [N, rows - 1]
+    found = smallest != np.int32(2**31 - 1)
+    target = jnp.where(found, smallest & np.int32((1 << index_bits) - 1), 0)
+    ego = jnp.arange(n, dtype=jnp.int32)[:, None]
+    return jnp.concatenate([ego, target], axis=1), found
+
+
+def _row_features(state: EnvState, seen, idx, sprite, team, scenario: Scenario, seen_rows=None) -> jax.Array:
     """float32[N, K, ROW_FEATURES]: the features of each ego's K rows (targets idx[e, :], the ego
     first).
 
@@ -144,7 +173,7 @@ def _row_features(state: EnvState, seen, idx, sprite, team, scenario: Scenario) 
         [state.x / w, state.y / h, state.z / Z_MAX, state.heading, state.v / diag, state.health,
          sprite.astype(jnp.float32), team.astype(jnp.float32)], axis=1
     )  # [N, 8]
-    all_pairs = k == n
+    all_pairs = k == n and seen_rows is None
     if all_pairs:  # planes over [ego, target]; the ego itself on the diagonal
         first = jnp.eye(n, dtype=bool)
         target = lambda c: jnp.broadcast_to(per_agent[None, :, c], (n, n))  # noqa: E731
@@ -154,7 +183,8 @@ def _row_features(state: EnvState, seen, idx, sprite, team, scenario: Scenario) 
         per_agent = per_agent.at[0].set(per_agent[0])
         first = jnp.broadcast_to((jnp.arange(k) == 0)[None, :], (n, k))
         target = lambda c: per_agent[:, c][idx]  # noqa: E731
-        seen_rows = jnp.take_along_axis(seen, idx, axis=1)
+        if seen_rows is None:
+            seen_rows = jnp.take_along_axis(seen, idx, axis=1)
 
     def relative(c):  # target minus ego; the ego's own row keeps its absolute value
         t = target(c)
