@@ -115,7 +115,7 @@ def pair_geometry(x, y, z, cos_h, sin_h, pairs: Pairs | None = None):
     if pairs is None or pairs.dense:
         tx, ty, tz = x[None, :], y[None, :], z[None, :]
     else:
-        tx, ty, tz = pairs.of_target(x), pairs.of_target(y), pairs.of_target(z)
+        tx, ty, tz = pairs.of_targets(x, y, z)
     dx = tx - x[:, None]
     dy = ty - y[:, None]
     dz = tz - z[:, None]

@@ -340,7 +340,8 @@ class Env:
             waypoint_score=score, t=state.t + 1, **pair_state,
         )
         reward = self._reward(
-            params, alive_pre, alive, out | crashed, collided, hit, detected, strength, pairs, shots
+            params, alive_pre, alive, out | crashed, collided, hit, detected, strength, pairs, shots,
+            pair_state["detected_by"],
         )
         # A finished episode is absorbing: nothing moves, nothing is paid.
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(over_before, a, b), state, new)
@@ -358,8 +359,17 @@ class Env:
             info["pairs_dropped"] = jnp.where(over_before, 0, dropped).astype(jnp.int32)
         return new, reward, done, info
 
+    def _detectors(self, pairs: Pairs, detected, detected_by) -> jax.Array:
+        """float32[N]: how many agents detected each agent this step."""
+        if pairs.dense:
+            return detected.astype(jnp.float32).sum(axis=0)
+        # Read from the target's side, not scattered from the observers' (XLA's CPU scatter is a
+        # serial loop): full observability's detection is symmetric, partial's has detected_by.
+        by = detected_by if self.scenario.observability == "pobs" else detected
+        return by.astype(jnp.float32).sum(axis=1)
+
     def _reward(self, params: EnvParams, alive_pre, alive, crashed, collided, hit, detected, strength,
-                pairs: Pairs, shots: Pairs):
+                pairs: Pairs, shots: Pairs, detected_by):
         """Gigastep's reward terms, each weighted by its `reward_*` parameter, divided by N.
 
         detected is over `pairs`, strength over `shots` (the same on the all-pairs path)."""
@@ -373,7 +383,7 @@ class Env:
         n_own_pre, n_own, n_other_pre, n_other = pick(pre, True), pick(now, True), pick(pre, False), pick(now, False)
         losses_own, losses_other = n_own_pre - n_own, n_other_pre - n_other
         defeat = (losses_other - losses_own) / (n_own + 1.0) * f(alive)
-        detection = (0.5 * f(detected).sum(axis=1) - 0.2 * pairs.sum_per_target(f(detected))) * dyn.DT * f(alive)
+        detection = (0.5 * f(detected).sum(axis=1) - 0.2 * self._detectors(pairs, detected, detected_by)) * dyn.DT * f(alive)
         dmg = (strength.sum(axis=1) - 0.5 * shots.sum_per_target(strength)) * dyn.DT * f(alive)
         aux = (
             params.reward_hit_waypoint * f(hit)

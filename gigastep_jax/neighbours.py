@@ -63,9 +63,10 @@ def candidates(x, y, valid, grid: Grid) -> tuple[jax.Array, jax.Array, jax.Array
     cx = jnp.clip(jnp.floor(x / grid.cell_w).astype(jnp.int32), 0, grid.nx - 1)
     cy = jnp.clip(jnp.floor(y / grid.cell_h).astype(jnp.int32), 0, grid.ny - 1)
     cell = jnp.where(valid, cy * grid.nx + cx, n_cells)  # the invalid sort last, in no run
-    order = jnp.argsort(cell).astype(jnp.int32)
-    counts = jnp.zeros(n_cells + 1, jnp.int32).at[cell].add(1)
-    start = jnp.cumsum(counts) - counts
+    order, sorted_cell = _sort_by_cell(cell, n_cells)
+    # start[c]: where cell c's agents begin in the sorted order (a binary search per cell; a
+    # cumsum of counts is a reduce-window on CPU, O(cells^2)).
+    start = jnp.searchsorted(sorted_cell, jnp.arange(n_cells + 2, dtype=jnp.int32)).astype(jnp.int32)
     left, right = jnp.maximum(cx - 1, 0), jnp.minimum(cx + 1, grid.nx - 1)
     ids = jnp.arange(n, dtype=jnp.int32)
     slot = jnp.arange(grid.window, dtype=jnp.int32)
@@ -75,7 +76,7 @@ def candidates(x, y, valid, grid: Grid) -> tuple[jax.Array, jax.Array, jax.Array
         inside = (row >= 0) & (row < grid.ny)
         row = jnp.clip(row, 0, grid.ny - 1)
         lo = start[row * grid.nx + left]
-        hi = start[row * grid.nx + right] + counts[row * grid.nx + right]
+        hi = start[row * grid.nx + right + 1]
         length = jnp.where(inside, hi - lo, 0)
         t = order[jnp.minimum(lo[:, None] + slot[None, :], n - 1)]
         ok = (slot[None, :] < length[:, None]) & (t != ids[:, None])
@@ -83,6 +84,19 @@ def candidates(x, y, valid, grid: Grid) -> tuple[jax.Array, jax.Array, jax.Array
         oks.append(ok)
         dropped = dropped + jnp.maximum(length - grid.window, 0).sum()
     return jnp.concatenate(targets, axis=1), jnp.concatenate(oks, axis=1), dropped
+
+
+def _sort_by_cell(cell: jax.Array, n_cells: int) -> tuple[jax.Array, jax.Array]:
+    """(int32[N] agent indices ordered by cell, then by index; int32[N] their cells). One int32
+    key per agent, the cell above the index bits, sorted alone: cheaper than argsort's (key,
+    iota) pair sort on CPU."""
+    n = cell.shape[0]
+    bits = max(1, (n - 1).bit_length())
+    if (n_cells + 1) << bits < 2**31:
+        key = jnp.sort((cell << bits) | jnp.arange(n, dtype=jnp.int32))
+        return key & np.int32((1 << bits) - 1), key >> bits
+    order = jnp.argsort(cell, stable=True).astype(jnp.int32)
+    return order, cell[order]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +130,14 @@ class Pairs:
         if self.dense:
             return jnp.broadcast_to(a[None], (self.n,) + a.shape)
         return a[self.target]
+
+    def of_targets(self, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+        """`of_target` of several float32[N] arrays, gathered as one [N, P, k] array on the local
+        path (one gather of k-float rows costs about what one of single floats does)."""
+        if self.dense:
+            return tuple(self.of_target(a) for a in arrays)
+        rows = jnp.stack(arrays, axis=1)[self.target]
+        return tuple(rows[..., i] for i in range(len(arrays)))
 
     def other(self) -> jax.Array:
         """bool[N, P]: the slot holds another agent."""
@@ -153,11 +175,15 @@ class Pairs:
 def compact(flags: jax.Array, values: jax.Array, slots: int) -> tuple[jax.Array, jax.Array]:
     """The first `slots` flagged entries of each row: (values [N, slots], present bool[N, slots]).
 
-    flags bool[N, C], values [N, C]. A compare per (slot, entry) instead of a scatter (XLA's CPU
-    scatter is a serial loop, 3x slower here at slots = 4).
+    flags bool[N, C], values [N, C]. One min over positions per slot, each past the last one
+    found: O(slots * C). (No cumsum: XLA's CPU cumsum is a reduce-window, O(C^2) per row; no
+    scatter: a serial loop on CPU.)
     """
-    rank = jnp.cumsum(flags.astype(jnp.int32), axis=1)  # 1-based rank of each flagged entry
-    s = jnp.arange(1, slots + 1, dtype=jnp.int32)
-    hit = flags[:, None, :] & (rank[:, None, :] == s[None, :, None])  # [N, slots, C]
-    where = jnp.argmax(hit, axis=2)
-    return jnp.take_along_axis(values, where, axis=1), hit.any(axis=2)
+    c = flags.shape[1]
+    position = jnp.arange(c, dtype=jnp.int32)
+    where, last = [], jnp.full(flags.shape[:1] + (1,), -1, jnp.int32)
+    for _ in range(slots):
+        last = jnp.where(flags & (position > last), position, c).min(axis=1, keepdims=True)
+        where.append(last)
+    where = jnp.concatenate(where, axis=1)  # [N, slots]; c where there was none
+    return jnp.take_along_axis(values, jnp.minimum(where, c - 1), axis=1), where < c

@@ -65,14 +65,14 @@ def chaser(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
         same = (team[:, None] == team[None, :]).astype(jnp.float32)
         # Enemy t is visible to agent e if a teammate of e (or e) detected it.
         team_detected = (same @ state.detected.astype(jnp.float32)) > 0
-    else:  # what each team detected, gathered per candidate (no [N, N] array)
-        dx = pairs.of_target(state.x) - state.x[:, None]
-        dy = pairs.of_target(state.y) - state.y[:, None]
+    else:  # no [N, N] array: whether anyone detected each agent, read from its own row
+        dx, dy = (t - a[:, None] for t, a in zip(pairs.of_targets(state.x, state.y), (state.x, state.y)))
         d2 = dx * dx + dy * dy
-        by_team = jnp.zeros((2, n), bool).at[jnp.broadcast_to(team[:, None], pairs.target.shape), pairs.target].max(
-            state.detected & pairs.ok
-        )
-        team_detected = by_team[team[:, None], pairs.target]
+        # Only enemies detect, so an enemy t of e detected by anyone was detected by e's team. Full
+        # observability's detection is symmetric (t's row says who detects t); partial's is not,
+        # and `detected_by` holds it.
+        by = state.detected_by if env.scenario.observability == "pobs" else state.detected
+        team_detected = by.any(axis=1)[pairs.target]
     candidate = team_detected & pairs.of_target(state.alive) & (team[:, None] != pairs.of_target(team))
     near = pairs.near(d2)
     candidate = candidate if near is None else candidate & near

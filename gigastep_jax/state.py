@@ -27,7 +27,7 @@ Observability = Literal["fobs", "pobs"]
 MapKind = Literal["void", "maps"]
 TimeoutWinner = Literal["none", "team_a", "team_b", "waypoints"]
 PairsKind = Literal["auto", "all", "local"]
-LOCAL_PAIRS_FROM = 200  # agents: from here "auto" takes the local path (benchmarks/RESULTS.md, crossover)
+LOCAL_PAIRS_FROM = 150  # agents: from here "auto" takes the local path (measured crossover: 75 v 75, benchmarks/RESULTS.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Scenario:
     # from LOCAL_PAIRS_FROM agents on (measured crossover) where the observation allows it.
     sight_radius: float | None = None
     pairs: PairsKind = "auto"
-    window: int = 24  # local: candidates read per run of three grid cells
+    window: int = 21  # local: candidates read per run of three grid cells (3 * 21 = 63 <= 64, the sort network)
     max_targets: int = 4  # local: damage targets tracked per shooter
 
     @property
