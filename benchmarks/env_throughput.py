@@ -130,6 +130,7 @@ def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3, steps:
         mode=mode,
         batch=batch,
         n_agents=env.n_agents,
+        pairs="local" if env.scenario.local_pairs else "all",  # the path a step took (gigastep_jax.neighbours)
         steps=steps,
         repeats=repeats,
         env_steps_per_s=round(env_steps),

@@ -225,15 +225,18 @@ def damage_local(detected, tracked, tracked_target, d2, cos_bearing, params: Env
 
     detected, d2, cos_bearing: [N, C] over the candidates; tracked int32[N, T] and tracked_target
     int32[N, T]: last step's slots. A target still shot keeps its count wherever its slot was.
-    Returns (tracked int32[N, T], tracked_target int32[N, T], strength float32[N, T]).
+    Returns (tracked int32[N, T], tracked_target int32[N, T], strength float32[N, T], dropped
+    int32[]: shots beyond T slots, not tracked).
     """
     n, slots = tracked.shape
-    target, present = compact(_shoot(detected, d2, cos_bearing, params), pairs.target, slots)
+    shoot = _shoot(detected, d2, cos_bearing, params)
+    target, present = compact(shoot, pairs.target, slots)
+    dropped = jnp.maximum(shoot.sum(axis=1) - slots, 0).sum()
     same = (tracked_target[:, None, :] == target[:, :, None]) & (tracked[:, None, :] > 0)  # [N, T new, T old]
     held = (same * tracked[:, None, :]).sum(axis=2)
     tracked = jnp.where(present, held + 1, 0).astype(jnp.int32)
     target = jnp.where(present, target, jnp.arange(n, dtype=jnp.int32)[:, None])
-    return tracked, target, _strength(tracked, params)
+    return tracked, target, _strength(tracked, params), dropped
 
 
 def waypoint_update(key, waypoint, timer, x, y, alive, arena, size: float = 0.6):

@@ -19,7 +19,7 @@ import numpy as np
 from gigastep_jax import dynamics as dyn
 from gigastep_jax import observe, rng, spaces
 from gigastep_jax.maps import map_table
-from gigastep_jax.neighbours import Grid, Pairs, candidates
+from gigastep_jax.neighbours import Grid, Pairs, candidates, compact
 from gigastep_jax.state import EnvParams, EnvState, Scenario
 
 N_DISCRETE_ACTIONS = 27
@@ -169,6 +169,8 @@ class Env:
         detected = dyn.detection(key, d2, cos_b, alive, team, params, self.scenario.observability == "pobs", pairs)
         slots = self.scenario.max_targets if self.scenario.local_pairs else n
         tracked_target = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32)[:, None], (n, slots))
+        pair_state, _, _ = self._pair_state(key, pairs, tracked_target, dx, dy, d2, jnp.cos(heading),
+                                            jnp.sin(heading), alive, params)
         return EnvState(
             x=x,
             y=y,
@@ -186,8 +188,7 @@ class Env:
             waypoint_timer=jnp.float32(0.0),
             waypoint_score=jnp.zeros(2, jnp.int32),
             t=jnp.int32(0),
-            **self._pair_state(key, pairs, tracked_target, dx, dy, d2, jnp.cos(heading), jnp.sin(heading), alive,
-                               params),
+            **pair_state,
         )
 
     # ----------------------------------------------------------------------------- pairs
@@ -208,18 +209,26 @@ class Env:
             return Pairs.all(s.n_agents, s.sight_radius)
         return Pairs(s.n_agents, state.neighbours, state.neighbours_ok, s.sight_radius)
 
-    def _pair_state(self, key, pairs: Pairs, tracked_target, dx, dy, d2, cos_h, sin_h, alive, params) -> dict:
-        """The local path's pair leaves of the state ([N, 0] on the all-pairs path)."""
+    def _pair_state(self, key, pairs: Pairs, tracked_target, dx, dy, d2, cos_h, sin_h, alive, params):
+        """The local path's pair leaves of the state ([N, 0] on the all-pairs path); with partial
+        observability also detected_by bool[N, C] (`dynamics.detected_by`), else None; and how
+        many detectors did not fit `max_detectors` slots."""
         n = self.n_agents
         if pairs.dense:
             empty = jnp.zeros((n, 0), jnp.int32)
-            return dict(neighbours=empty, neighbours_ok=empty.astype(bool), tracked_target=empty,
-                        detected_by=empty.astype(bool))
+            leaves = dict(neighbours=empty, neighbours_ok=empty.astype(bool), tracked_target=empty, detectors=empty)
+            return leaves, None, jnp.int32(0)
+        by, dropped = None, jnp.int32(0)
+        detectors = jnp.zeros((n, 0), jnp.int32)  # only partial observability's sharing reads them
         if self.scenario.observability == "pobs":
             by = dyn.detected_by(key, dx, dy, d2, cos_h, sin_h, alive, self.teams, params, pairs)
-        else:  # only sharing reads it
-            by = jnp.zeros((n, 0), bool)
-        return dict(neighbours=pairs.target, neighbours_ok=pairs.ok, tracked_target=tracked_target, detected_by=by)
+            slots = self.scenario.max_detectors
+            detectors, present = compact(by, pairs.target, slots)
+            detectors = jnp.where(present, detectors, -1)
+            dropped = jnp.maximum(by.sum(axis=1) - slots, 0).sum()
+        leaves = dict(neighbours=pairs.target, neighbours_ok=pairs.ok, tracked_target=tracked_target,
+                      detectors=detectors)
+        return leaves, by, dropped
 
     # ----------------------------------------------------------------------------- step
     def step(
@@ -323,12 +332,13 @@ class Env:
             tracked, strength = dyn.damage(detected, state.tracked, d2, cos_b, params)
             tracked_target, shots = state.tracked_target, pairs
         else:
-            tracked, tracked_target, strength = dyn.damage_local(
+            tracked, tracked_target, strength, untracked = dyn.damage_local(
                 detected, state.tracked, state.tracked_target, d2, cos_b, params, pairs
             )
             shots = Pairs(self.n_agents, tracked_target, tracked > 0)
         damage_taken = shots.sum_per_target(strength) * params.damage_per_second * dyn.DT
-        pair_state = self._pair_state(key, pairs, tracked_target, dx, dy, d2, cos_h, sin_h, alive, params)
+        pair_state, detected_by, unshared = self._pair_state(key, pairs, tracked_target, dx, dy, d2, cos_h, sin_h,
+                                                             alive, params)
         health = state.health - damage_taken + params.healing_per_second * dyn.DT + params.max_health * hit
         health = jnp.clip(health * alive, 0.0, params.max_health)
         alive = alive & (health > 0)
@@ -340,8 +350,7 @@ class Env:
             waypoint_score=score, t=state.t + 1, **pair_state,
         )
         reward = self._reward(
-            params, alive_pre, alive, out | crashed, collided, hit, detected, strength, pairs, shots,
-            pair_state["detected_by"],
+            params, alive_pre, alive, out | crashed, collided, hit, detected, strength, pairs, shots, detected_by,
         )
         # A finished episode is absorbing: nothing moves, nothing is paid.
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(over_before, a, b), state, new)
@@ -355,7 +364,8 @@ class Env:
         cause = jnp.where(over_before, 0, cause)  # nobody dies in an absorbing state
         info = dict(terminated=terminated, truncated=truncated, winner=winner, death_cause=cause,
                     invalid_action=invalid)
-        if not pairs.dense:  # candidates beyond a full window: nonzero means pairs were missed
+        if not pairs.dense:  # nonzero: the local path missed pairs the all-pairs path would use
+            dropped = dropped + untracked + unshared  # full windows, tracking slots, detector slots
             info["pairs_dropped"] = jnp.where(over_before, 0, dropped).astype(jnp.int32)
         return new, reward, done, info
 

@@ -70,9 +70,12 @@ def chaser(key: jax.Array, env: Env, state: EnvState) -> jax.Array:
         d2 = dx * dx + dy * dy
         # Only enemies detect, so an enemy t of e detected by anyone was detected by e's team. Full
         # observability's detection is symmetric (t's row says who detects t); partial's is not,
-        # and `detected_by` holds it.
-        by = state.detected_by if env.scenario.observability == "pobs" else state.detected
-        team_detected = by.any(axis=1)[pairs.target]
+        # and `detectors` holds it.
+        if env.scenario.observability == "pobs":
+            detected = state.detectors[:, 0] >= 0
+        else:
+            detected = state.detected.any(axis=1)
+        team_detected = detected[pairs.target]
     candidate = team_detected & pairs.of_target(state.alive) & (team[:, None] != pairs.of_target(team))
     near = pairs.near(d2)
     candidate = candidate if near is None else candidate & near

@@ -304,7 +304,7 @@ def _validate_options(opts: Mapping[str, Any]) -> None:
             raise ValueError("pairs='local' needs a sight_radius (the cell size of its grid)")
         if opts.get("obs_kind") == "rgb" and opts.get("observability") == "pobs":
             raise ValueError("pairs='local' does not draw per-ego RGB images (pobs rgb): use pairs='all'")
-    for key in ("window", "max_targets"):
+    for key in ("window", "max_targets", "max_detectors"):
         if key in opts and not (isinstance(opts[key], int) and not isinstance(opts[key], bool) and opts[key] >= 1):
             raise ValueError(f"{key} must be an int >= 1, got {opts[key]!r}")
     if "resolution" in opts and opts["resolution"] < 16:

@@ -66,6 +66,7 @@ class Scenario:
     pairs: PairsKind = "auto"
     window: int = 21  # local: candidates read per run of three grid cells (3 * 21 = 63 <= 64, the sort network)
     max_targets: int = 4  # local: damage targets tracked per shooter
+    max_detectors: int = 8  # local, pobs: detectors of each agent its enemies' sharing reads
 
     @property
     def local_pairs(self) -> bool:
@@ -155,12 +156,12 @@ class EnvState:
     tracked: chex.Array  # int32[N, N] tracked[o, t] = steps o has held t in its damage cone; local [N, T]
     detected: chex.Array  # bool[N, N] detected[o, t] = o detected t this step; local [N, C] over `neighbours`
     # Local path only ([N, 0] on the all-pairs path): the candidates of each agent at this step's
-    # positions, the targets of the tracked slots, and (partial observability) which of an
-    # agent's candidates detected it, read by the teammates' sharing (`observe.sight`).
+    # positions, the targets of the tracked slots, and (partial observability) who detected each
+    # agent, read by the sharing of the detectors' teammates (`observe.sight`).
     neighbours: chex.Array  # int32[N, C]: agent index per slot; the agent itself in empty slots
     neighbours_ok: chex.Array  # bool[N, C]: the slot holds a candidate
     tracked_target: chex.Array  # int32[N, T]: the target of each tracked slot
-    detected_by: chex.Array  # bool[N, C]: detected_by[t, c] = neighbours[t, c] detected t this step
+    detectors: chex.Array  # int32[N, D]: agents that detected t this step, -1 in empty slots (pobs)
     damage_taken: chex.Array  # float32[N] health lost to damage this step
     map_idx: chex.Array  # int32[]
     boxes: chex.Array  # float32[M, 4] obstacle boxes (x1, y1, x2, y2) of the drawn map

@@ -37,13 +37,14 @@ def visibility(key, state: EnvState, team, params: EnvParams, stochastic: bool, 
         known = state.detected | jnp.eye(n, dtype=bool)
         # any_j shares[e, j] & known[j, t], as one small matmul
         return (shares.astype(jnp.float32) @ known.astype(jnp.float32)) > 0
-    # Local: e sees slot target t if t shares with e, or if a detector of t (t's candidates that
-    # detected it, `state.detected_by`) shares with e.
+    # Local: e sees slot target t if t shares with e, or if a detector of t (`state.detectors`)
+    # shares with e.
     ego = jnp.arange(n)[:, None]
     slot = pairs.target
     seen = _shares(key, state, team, params, pairs, ego, slot, lambda a: a[ego], lambda a: a[slot])  # [N, C]
-    detectors = state.neighbours[pairs.target]  # [N, C, C]: candidates of each slot's target
-    by = state.detected_by[pairs.target]  # [N, C, C]
+    detectors = state.detectors[pairs.target]  # [N, C, D]: who detected each slot's target
+    by = detectors >= 0
+    detectors = jnp.maximum(detectors, 0)
     via = by & _shares(key, state, team, params, pairs, ego[:, :, None], detectors,
                        lambda a: a[ego][:, :, None], lambda a: a[detectors])
     return pairs.ok & (seen | via.any(axis=2))

@@ -28,7 +28,7 @@ STEPS = 12
 def _env(pairs: str, observability: str, discrete: bool = True, **options):
     b = gj.ScenarioBuilder("local_50_vs_50")
     b.add(0, "default", K - 10).add(0, "more_range", 10).add(1, "default", K - 10).add(1, "faster", 10)
-    options = dict(dict(window=64, max_targets=16), **options)
+    options = dict(dict(window=64, max_targets=16, max_detectors=16), **options)
     return b.make(arena=(SIDE, SIDE), sight_radius=R, pairs=pairs, observability=observability, discrete=discrete,
                   **options)
 
@@ -99,12 +99,23 @@ def test_local_path_gives_the_all_pairs_numbers(observability, discrete):
     assert dense["detected"].any(axis=(1, 2)).all()
 
 
-def test_a_full_window_is_reported_not_hidden():
-    """A window too small for the crowd drops candidates: info["pairs_dropped"] says how many."""
-    env = _env("local", "fobs", window=4)
+@pytest.mark.parametrize("observability,option", [("fobs", dict(window=4)), ("fobs", dict(max_targets=1)),
+                                                  ("pobs", dict(max_detectors=1))])
+def test_a_full_window_is_reported_not_hidden(observability, option):
+    """Slots too few for the crowd (candidates, tracked targets, detectors) drop pairs:
+    info["pairs_dropped"] says how many."""
+    env = _env("local", observability, **option)
     state = _crowded_state(env, 1)
     *_, info = jax.jit(env.step)(jax.random.PRNGKey(0), state, jnp.full(env.n_agents, 13))
     assert int(info["pairs_dropped"]) > 0
+    roomy = _env("local", observability)
+    *_, info = jax.jit(roomy.step)(jax.random.PRNGKey(0), _crowded_state(roomy, 1), jnp.full(env.n_agents, 13))
+    assert int(info["pairs_dropped"]) == 0
+
+
+def test_window_candidates_overflow_is_counted():
+    env = _env("local", "fobs", window=4)
+    state = _crowded_state(env, 1)
     grid = Grid.for_arena(env.scenario.arena, R, 4)
     _, ok, dropped = candidates(state.x, state.y, state.alive, grid)
     assert int(dropped) > 0 and ok.sum(axis=1).max() <= grid.slots
