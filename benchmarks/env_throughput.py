@@ -34,12 +34,15 @@ STEPS = 100
 MAIN = "identical_5_vs_5_fobs_vec_void_disc"
 
 
-def make_env(name: str):
+def make_env(name: str, pairs: str | None = None):
+    """The scenario `name` (custom_K_vs_K: K a side, the arena grown with the team); pairs: force
+    the all-pairs or the local path where the scenario has a sight radius."""
+    options = {} if pairs is None else dict(pairs=pairs)
     if name.startswith("custom_"):  # custom_100_vs_100: the builder, arena grown with the team
         n = int(name.split("_")[1])
         side = 10.0 * (n / 5) ** 0.5
-        return gj.ScenarioBuilder(name).add(0, "default", n).add(1, "default", n).make(arena=(side, side))
-    return gj.make(name)
+        return gj.ScenarioBuilder(name).add(0, "default", n).add(1, "default", n).make(arena=(side, side), **options)
+    return gj.make(name, **options)
 
 
 def build(env, batch: int, mode: str, steps: int = STEPS):
@@ -120,8 +123,9 @@ def device_info() -> dict:
     )
 
 
-def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3, steps: int = STEPS) -> dict:
-    env = make_env(name)
+def measure(name: str, batch: int, mode: str = "plain", repeats: int = 3, steps: int = STEPS,
+            pairs: str | None = None) -> dict:
+    env = make_env(name, pairs)
     compile_s, best, (_, fin, _, _) = time_compiled(build(env, batch, mode, steps), repeats)
     env_steps = batch * steps / best
     return dict(
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", type=int, default=10240,
                         help="agents per step in the team sweep: batch = max(1, agents // 2k)")
     parser.add_argument("--steps", type=int, default=STEPS, help="steps per timed run (sweeps only)")
+    parser.add_argument("--pairs", choices=("auto", "all", "local"), default=None,
+                        help="team sweep: force a path where the scenario has a sight radius (the large bases)")
     args = parser.parse_args(argv)
     if args.batch_sweep or args.team_sweep:
         for batch in args.batch_sweep or ():
@@ -185,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
             name = f"identical_{k}_vs_{k}_fobs_vec_void_disc"
             name = name if name in gj.list_scenarios() else f"custom_{k}_vs_{k}"
             batch = max(1, args.agents // (2 * k))
-            print(json.dumps(dict(group="team_sweep", **measure(name, batch, steps=args.steps))), flush=True)
+            print(json.dumps(dict(group="team_sweep", **measure(name, batch, steps=args.steps, pairs=args.pairs))),
+                  flush=True)
         return
     if args.smoke:
         for mode in ("plain", "autoreset"):

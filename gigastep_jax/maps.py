@@ -30,19 +30,19 @@ class MapSpec:
         )
 
 
-_EMPTY = MapSpec("empty", (), (0, 0, 3, 10), (7, 0, 10, 10), 0.0, _PI)
+_EMPTY = MapSpec("empty", (), (1, 1, 4, 9), (6, 1, 9, 9), 0.0, _PI)
 _TWO_ROOMS = MapSpec(
-    "two_rooms1", ((0, 4.8, 3, 5.2), (7, 4.8, 10, 5.2)), (0, 0, 10, 3), (0, 7, 10, 10), 0.0, _PI
+    "two_rooms1", ((0, 4.8, 3, 5.2), (7, 4.8, 10, 5.2)), (1, 1, 9, 3), (1, 7, 9, 9), 0.0, _PI
 )
 _FOUR_ROOMS = MapSpec(
     "four_rooms",
     ((0, 4.8, 3, 5.2), (7, 4.8, 10, 5.2), (4.8, 0, 5.2, 3), (4.8, 7, 5.2, 10)),
-    (0, 0, 10, 3),
-    (0, 7, 10, 10),
+    (1, 1, 9, 3),
+    (1, 7, 9, 9),
     0.0,
     _PI,
 )
-_CENTER_BLOCK = MapSpec("center_block", ((3.8, 3.8, 6.2, 6.2),), (0, 0, 10, 3), (0, 7, 10, 10), 0.0, _PI)
+_CENTER_BLOCK = MapSpec("center_block", ((3.8, 3.8, 6.2, 6.2),), (1, 1, 9, 3), (1, 7, 9, 9), 0.0, _PI)
 
 VOID_MAPS: tuple[MapSpec, ...] = (_EMPTY, _EMPTY.flipped())
 BUILTIN_MAPS: tuple[MapSpec, ...] = (

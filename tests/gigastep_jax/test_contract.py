@@ -83,7 +83,9 @@ def test_every_scenario_traces(name):
     for a, b in zip(leaves, leaves2):
         assert (a.shape, a.dtype, a.weak_type) == (b.shape, b.dtype, b.weak_type)
         assert not a.weak_type
-    assert state.x.shape == (n,) and state.tracked.shape == (n, n) and state.detected.dtype == jnp.bool_
+    pair_width = (3 * env.scenario.window, env.scenario.max_targets) if env.scenario.local_pairs else (n, n)
+    assert state.x.shape == (n,) and state.detected.dtype == jnp.bool_
+    assert state.detected.shape == (n, pair_width[0]) and state.tracked.shape == (n, pair_width[1])
     # `_void` has no obstacles at all; `_maps` has room for the built-in maps' boxes
     if "_void_" in name:
         assert state.boxes.shape == (0, 4)
@@ -264,10 +266,13 @@ def test_maps_drawn_per_episode(maps):
         for m in set(idx):
             sel = boxes[idx == m]
             np.testing.assert_array_equal(sel, np.broadcast_to(sel[0], sel.shape))
-        # nobody spawns inside a box
+        # Hardly anybody spawns inside a box: as in Gigastep, 3 re-draws and the last one unchecked
+        # (measured 3.7e-4 of agents, where walls cross the spawn boxes; 1 of 1280 here would pass).
+        states = jax.jit(jax.vmap(env.reset_state))(jax.random.split(KEY, 2048))
+        boxes = np.asarray(states.boxes)
         x, y = np.asarray(states.x)[..., None], np.asarray(states.y)[..., None]
         inside = (x > boxes[:, None, :, 0]) & (x < boxes[:, None, :, 2]) & (y > boxes[:, None, :, 1]) & (y < boxes[:, None, :, 3])
-        assert not inside.any()
+        assert inside.any(-1).mean() < 1.5e-3
 
 
 def test_waypoint_in_observation():
