@@ -240,16 +240,18 @@ def nearest_rows(seen, d2, k: int) -> jax.Array:
         smallest = _bitonic_smallest(order_key.T, k)  # [k, ego]
         return (smallest & np.int32((1 << index_bits) - 1)).T
 
-    # rank[e, t] = #{m before t in e's order}, then t is written to slot rank[e, t] (a scatter;
-    # slots >= k are dropped). A loop over m keeps the work O(N^2) per step of the loop without
+    # rank[e, t] = #{m before t in e's order}, then t goes to slot rank[e, t] (slots >= k are
+    # dropped). A loop over m keeps the work O(N^2) per step of the loop without
     # materialising the N^3 comparison tensor (which XLA did, 1.3-1.6x slower).
     def count(m, rank):
         return rank + (order_key[:, m][:, None] < order_key).astype(jnp.int32)
 
     rank = jax.lax.fori_loop(0, n, count, jnp.zeros((n, n), jnp.int32), unroll=4)
-    rows = jnp.broadcast_to(ids[:, None], (n, n))
-    targets = jnp.broadcast_to(ids[None, :], (n, n))
-    return jnp.zeros((n, k), jnp.int32).at[rows, rank].set(targets, mode="drop")
+    # Slot s holds the target of rank s (ranks are a permutation per ego): a one-hot sum over
+    # targets, [N, k, N], instead of a scatter (XLA's CPU scatter is a serial loop; the 5 v 5
+    # observation 5 % faster, measured at batch 1024).
+    slot = rank[:, None, :] == jnp.arange(k, dtype=jnp.int32)[None, :, None]
+    return jnp.where(slot, ids[None, None, :], 0).sum(axis=-1)
 
 
 def _bitonic_smallest(keys, k: int) -> jax.Array:
