@@ -26,7 +26,6 @@ and matches the original. `test_random_play_matches_original` and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -86,21 +85,6 @@ def mismatches(ours: dict, original: dict) -> list[str]:
     return out
 
 
-def with_original_void_spawn(env: gj.Env) -> gj.Env:
-    """`env` (a `_void` scenario) spawning its teams in the original's boxes: the one change."""
-    w, h = env.scenario.arena
-    scale = np.array([w, h, w, h], np.float32) / 10.0
-    left, right = (np.asarray(b, np.float32) * scale for b in ORIGINAL_EMPTY)
-    spawn = np.array(env.maps.spawn)
-    for m in range(spawn.shape[0]):
-        for team in range(2):
-            # the same side as ours: the team that faces +x (heading 0) starts on the left
-            spawn[m, team] = left if env.maps.heading[m, team] == 0.0 else right
-    env = gj.Env(env.scenario, env.params)
-    env.maps = dataclasses.replace(env.maps, spawn=spawn)
-    return env
-
-
 @pytest.fixture(scope="module")
 def original() -> dict:
     return json.loads(DATA.read_text())
@@ -112,21 +96,10 @@ def test_the_recorded_original_numbers_are_the_issue_s(original):
     assert original["wiped_out_fraction"]["team_b"] == pytest.approx(0.75, abs=0.02)  # hiders
 
 
-def test_original_spawn_boxes_restore_the_statistics(original):
-    """Only the spawn boxes switched to the original's: every figure agrees with the original."""
-    env = with_original_void_spawn(gj.make(SCENARIO))
-    _, state = env.reset(jax.random.PRNGKey(0))
-    x = np.asarray(state.x)
-    assert ((1 <= x) & (x <= 4) | (6 <= x) & (x <= 9)).all(), x  # the boxes really are switched
-    ours = random_play(env)
-    assert not mismatches(ours, original), (mismatches(ours, original), ours)
-    assert ours["alive_a"] == pytest.approx(original["alive_at_end_mean"]["team_a"], abs=0.2)
-    assert ours["alive_b"] == pytest.approx(original["alive_at_end_mean"]["team_b"], abs=0.1)
-
-
 def test_random_play_matches_original(original):
-    """Fails until gigastep_jax/maps.py spawns in the original's boxes (see the module docstring):
-    with its own boxes ours measured length 72.4, seekers wiped out 0.307, hiders 0.698."""
+    """With the original's spawn boxes (gigastep_jax/maps.py, since 2026-12-07) random play matches;
+    with the earlier boxes at the arena's edges ours measured length 72.4, seekers wiped out 0.307,
+    hiders 0.698."""
     ours = random_play(gj.make(SCENARIO))
     assert not mismatches(ours, original), (mismatches(ours, original), ours)
 
@@ -137,7 +110,7 @@ def test_random_play_matches_original(original):
     ("identical_5_vs_5_fobs_vec_maps_disc", ORIGINAL_EMPTY + ORIGINAL_OBSTACLE_MAPS),
 ])
 def test_spawns_lie_in_the_original_boxes(name, boxes):
-    """Fails until gigastep_jax/maps.py uses the original's spawn boxes: every agent of 64 resets
+    """gigastep_jax/maps.py uses the original's spawn boxes: every agent of 64 resets
     starts inside one of the original's boxes (scaled to the arena), never within a tenth of the
     arena of its edge."""
     env = gj.make(name)

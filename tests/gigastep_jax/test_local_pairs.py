@@ -84,7 +84,8 @@ def _rollout(pairs: str, observability: str, discrete: bool, seed: int):
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-@pytest.mark.parametrize("observability,discrete", [("fobs", True), ("pobs", True),
+# Partial observability in the default suite: it runs every rule full observability does, and sharing.
+@pytest.mark.parametrize("observability,discrete", [pytest.param("fobs", True, marks=pytest.mark.slow), ("pobs", True),
                                                     pytest.param("pobs", False, marks=pytest.mark.slow)])
 def test_local_path_gives_the_all_pairs_numbers(observability, discrete):
     dense = _rollout("all", observability, discrete, 0)
