@@ -30,11 +30,11 @@ import json
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import gigastep_jax as gj
+from tests.gigastep_jax.test_reference_stats import random_episodes
 
 DATA = Path(__file__).resolve().parent / "data" / "hide_and_seek_original_stats.json"
 SCENARIO = "hide_and_seek_5_vs_5_fobs_vec_void_disc"
@@ -49,23 +49,8 @@ FRACTION_TOLERANCE = 0.04
 def random_play(env: gj.Env, episodes: int = EPISODES, seed: int = 0) -> dict:
     """The statistics the original's JSON holds: episode lengths, wiped-out fractions, survivors."""
 
-    def episode(key):
-        k_reset, k_run = jax.random.split(key)
-        state = env.reset_state(k_reset)
-
-        def body(carry, k):
-            state, length, over = carry
-            k_act, k_step = jax.random.split(k)
-            state, _, _, info = env.transition(k_step, state, gj.policies.random(k_act, env, state))
-            length = length + (~over).astype(jnp.int32)
-            return (state, length, over | info["terminated"] | info["truncated"]), None
-
-        steps = jax.random.split(k_run, env.scenario.max_steps)
-        (state, length, _), _ = jax.lax.scan(body, (state, jnp.int32(0), jnp.bool_(False)), steps)
-        return length, env.team_alive(state)
-
-    length, alive = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.PRNGKey(seed), episodes))
-    length, alive = np.asarray(length), np.asarray(alive)
+    length, states = random_episodes(env, episodes, seed)
+    alive = np.asarray(jax.vmap(env.team_alive)(states))
     return dict(length_mean=float(length.mean()), length_sem=float(length.std() / np.sqrt(episodes)),
                 wiped_a=float((alive[:, 0] == 0).mean()), wiped_b=float((alive[:, 1] == 0).mean()),
                 alive_a=float(alive[:, 0].mean()), alive_b=float(alive[:, 1].mean()))

@@ -19,10 +19,13 @@ REFERENCE = Path(__file__).resolve().parent / "data" / "gigastep_reference_stats
 EPISODES = 2000
 
 
-def random_play_stats(env, episodes: int, seed: int = 0):
+def random_episodes(env, episodes: int, seed: int = 0):
+    """Uniformly random play from fresh states for the scenario's max_steps: (lengths int[E], the
+    final states, stacked). Shared with the hide-and-seek comparison."""
+
     def episode(key):
         k_reset, k_run = jax.random.split(key)
-        _, state = env.reset(k_reset)
+        state = env.reset_state(k_reset)
 
         def body(carry, k):
             state, length, over = carry
@@ -31,11 +34,18 @@ def random_play_stats(env, episodes: int, seed: int = 0):
             length = length + (~over).astype(jnp.int32)
             return (state, length, over | info["terminated"] | info["truncated"]), None
 
-        (state, length, _), _ = jax.lax.scan(body, (state, jnp.int32(0), jnp.bool_(False)), jax.random.split(k_run, 500))
-        return length, env.outcome(state)[2]
+        steps = jax.random.split(k_run, env.scenario.max_steps)
+        (state, length, _), _ = jax.lax.scan(body, (state, jnp.int32(0), jnp.bool_(False)), steps)
+        return length, state
 
-    lengths, winners = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.PRNGKey(seed), episodes))
-    return np.asarray(lengths), np.asarray(winners)
+    lengths, states = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.PRNGKey(seed), episodes))
+    return np.asarray(lengths), states
+
+
+def random_play_stats(env, episodes: int, seed: int = 0):
+    """(episode lengths, winners) of random play."""
+    lengths, states = random_episodes(env, episodes, seed)
+    return lengths, np.asarray(jax.vmap(env.outcome)(states)[2])
 
 
 def test_random_play_matches_original_statistics():
