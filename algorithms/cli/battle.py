@@ -212,12 +212,33 @@ def _train(args: argparse.Namespace) -> int:
     if final:
         console.print("final policy (wins/draws/losses): " + ", ".join(
             f"vs {k} {v['wins']}/{v['draws']}/{v['losses']}" for k, v in final.items()))
+    first = summary.get("final_vs_first")
+    if first:
+        console.print(f"final policy vs the first checkpoint over {first['games']} battles: "
+                      f"{first['wins']}/{first['draws']}/{first['losses']} (wins/draws/losses)")
     cross = summary.get("crossplay")
     if cross:
         console.print(f"latest checkpoint vs first: score {cross['latest_vs_first']:.3f} (draws count 1/2); figures: "
                       + ", ".join(cross["figures"].values()))
     print(json.dumps(dict(run=summary["run"], final_eval={k: v["win_rate"] for k, v in final.items()},
                           latest_vs_first=cross["latest_vs_first"] if cross else None)))
+    return 0
+
+
+def _exploit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from algorithms.marl.exploiter import train_exploiter
+
+    result = train_exploiter(args.run, args.out, budget=args.budget, target=args.target, init=args.init,
+                             slots=args.slots, games=args.games, resume=args.resume)
+    f = result["final"]
+    Console(stderr=True).print(
+        f"exploiter ({result['budget_env_steps']:,} env-steps, {result['budget']:.0%} of the run) against the "
+        f"{args.target} policy: {f['wins']}/{f['draws']}/{f['losses']} (wins/draws/losses), score {f['score']:.3f}; "
+        f"figure {result['figure']}")
+    print(json.dumps(dict(run=result["run"], target=args.target, score=f["score"], wins=f["wins"],
+                          draws=f["draws"], losses=f["losses"])))
     return 0
 
 
@@ -259,3 +280,15 @@ def add_parsers(sub) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--max-steps", type=int, default=None, help="cap on steps (default: the scenario's limit)")
     ev.set_defaults(func=_eval)
+
+    ex = sub.add_parser("exploit", help="train a fixed-budget best response to a run's final policy or Nash mixture")
+    ex.add_argument("run", metavar="RUN_DIR", help="a folder written by gigastep-jax train")
+    ex.add_argument("--target", default="final", help="final: the last checkpoint; nash: the Nash mixture of the "
+                                                      "run's cross-play")
+    ex.add_argument("--init", default="final", help="final: start from the run's final parameters; scratch: fresh")
+    ex.add_argument("--budget", type=float, default=0.1, help="the exploiter's updates as a fraction of the run's")
+    ex.add_argument("--slots", type=int, default=16, help="pool slots the target mixture is spread over")
+    ex.add_argument("--games", type=int, default=1000, help="battles of the trained exploiter against each target")
+    ex.add_argument("--out", default=None, help="the exploiter's folder (default RUN_DIR/exploiter-TARGET)")
+    ex.add_argument("--resume", action="store_true", help="continue a killed exploiter from its last checkpoint")
+    ex.set_defaults(func=_exploit)

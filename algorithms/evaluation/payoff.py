@@ -68,6 +68,14 @@ class PayoffMatrix:
         np.fill_diagonal(rate, np.where(np.isnan(np.diag(rate)), 0.5, np.diag(rate)))
         return rate
 
+    def vs_earlier(self, pooled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(wins, games) float64[P - 1]: policy i = 1 .. P-1 against all earlier policies j < i
+        together, over the games of both orders (`pooled`) or i's own row only. The learning curve
+        of a run's checkpoints: above ½ while each checkpoint beats its past."""
+        wins, games = self.pooled() if pooled else (np.nan_to_num(self.wins), self.n_games.astype(np.float64))
+        rows = range(1, self.size)
+        return np.array([wins[i, :i].sum() for i in rows]), np.array([games[i, :i].sum() for i in rows])
+
     def to_dict(self) -> dict[str, Any]:
         return dict(names=list(self.names), win_rate=jsonable(self.win_rate), wins=jsonable(self.wins),
                     n_games=self.n_games.tolist(), lo=jsonable(self.lo), hi=jsonable(self.hi))

@@ -69,14 +69,12 @@ def plot_winrate_vs_earlier(matrix, path) -> str:
     from algorithms.evaluation.intervals import wilson_interval
 
     rate = np.asarray(matrix.win_rate, np.float64)
-    wins, games = np.nan_to_num(np.asarray(matrix.wins, np.float64)), np.asarray(matrix.n_games, np.float64)
     names = list(matrix.names)
     p = len(names)
     fig, ax = plt.subplots(figsize=(_fit(p, base=5.0, per=0.35), 4.0))
     xs = np.arange(1, p)
     if p > 1:
-        won = np.array([wins[i, :i].sum() for i in xs])
-        played = np.array([games[i, :i].sum() for i in xs])
+        won, played = matrix.vs_earlier(pooled=False)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(played > 0, won / np.maximum(played, 1), np.nan)
         band_lo, band_hi = wilson_interval(won, played)

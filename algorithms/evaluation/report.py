@@ -42,6 +42,7 @@ def evaluation_report(matrix: PayoffMatrix) -> dict[str, Any]:
     np.fill_diagonal(wins, 0.0)
     bt_scores, bt_intervals = bradley_terry(wins)
     elo_scores, elo_intervals = elo(games_from_wins(wins), matrix.size)
+    won, played = matrix.vs_earlier()
     return dict(
         names=list(matrix.names),
         n_games=int(matrix.n_games.sum()),
@@ -55,6 +56,7 @@ def evaluation_report(matrix: PayoffMatrix) -> dict[str, Any]:
         elo=jsonable(elo_scores),
         elo_interval=jsonable(elo_intervals),
         mean_win_rate=jsonable(_mean_offdiag(rate)),
+        win_rate_vs_earlier=jsonable(won / np.maximum(played, 1)),  # policy i >= 1 against all j < i, pooled
     )
 
 

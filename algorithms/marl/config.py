@@ -21,9 +21,13 @@ class TrainConfig:
     split into `opponent_groups` groups, each playing one opponent for the update: the first
     round(self_play_fraction x groups) play the current policy (both sides are trained), the last
     round(scripted_fraction x groups) one of the scripted opponents, the others an opponent drawn
-    from the whole pool (snapshots and scripted opponents); drawn by `opponent_sampling`, kept for
-    `opponent_period` updates and met in fresh episodes (`algorithms.marl.matchmaking`). The
-    learner's side alternates between environments, so it plays both sides of asymmetric scenarios.
+    from the whole pool (snapshots, and scripted opponents if any); drawn by `opponent_sampling`,
+    kept for `opponent_period` updates and met in fresh episodes (`algorithms.marl.matchmaking`).
+    The learner's side alternates between environments, so it plays both sides of asymmetric
+    scenarios.
+
+    The default recipe is self-play alone: the learner meets only itself and its earlier snapshots,
+    and random, chaser and circler are held out to measure it (docs/DESIGN.md#the-self-play-recipe).
     Why each default is what it is: docs/DESIGN.md#learner-defaults-and-their-evidence.
     """
 
@@ -39,7 +43,7 @@ class TrainConfig:
     gae_lambda: float = 0.95  # GAE's lambda
     clip_eps: float = 0.2  # PPO's ratio clip
     value_clip_eps: float | None = 0.2  # PPO's value clip (none: unclipped)
-    entropy_coef: float = 0.001  # weight of the entropy bonus; docs/DESIGN.md#learning-rate-and-entropy
+    entropy_coef: float = 0.003  # entropy bonus; 0.001 collapsed in self-play: docs/DESIGN.md#the-self-play-recipe
     value_coef: float = 0.5  # weight of the value loss
     max_grad_norm: float = 0.5  # global-norm gradient clip
     critic: str = "mappo"  # "mappo": centralised team critic; "ippo": per-agent critic
@@ -48,17 +52,15 @@ class TrainConfig:
     hidden: int = 64  # width of the networks
     recurrent: bool = False  # a GRU actor (partial observability); trained on whole rollouts of each env
     ego_frame: bool = True  # add ego-frame features to vector observations (networks.egocentric)
-    # self-play
+    # self-play: the learner meets only itself and its past (docs/DESIGN.md#the-self-play-recipe)
     pool_size: int = 8  # snapshots of the learner kept as opponents (0: scripted opponents only)
-    snapshot_every: int = 10  # updates between snapshots joining the pool
-    opponent_sampling: str = "pfsp"  # uniform, latest or pfsp (the opponents the learner loses to)
-    # Of 8 groups: 1 against the current policy, 1 drawn from the whole pool, 6 from the scripted
-    # opponents alone (docs/DESIGN.md#opponent-groups).
-    self_play_fraction: float = 0.125  # share of the groups against the current policy
-    scripted_fraction: float = 0.75  # share of the groups against the scripted opponents alone
+    snapshot_every: int = 10  # updates between snapshots joining the pool (0: none, a frozen pool: an exploiter's)
+    opponent_sampling: str = "pfsp"  # uniform, latest or pfsp: the snapshots it loses to most (AlphaStar)
+    self_play_fraction: float = 0.5  # groups against the current policy; the rest draw earlier snapshots
+    scripted_fraction: float = 0.0  # groups against scripted opponents: none, they are held out as yardsticks
     opponent_groups: int = 8  # environment groups, one opponent each per update
     opponent_period: int = 8  # updates between draws; a group's episodes restart with its new opponent
-    scripted_opponents: tuple[str, ...] = ("random", "chaser", "circler")  # names of gj.policies.SCRIPTED
+    scripted_opponents: tuple[str, ...] = ()  # scripted opponents in training (names of gj.policies.SCRIPTED)
     stats_decay: float = 0.95  # per-update decay of the pool's win statistics (PFSP)
     # bookkeeping
     checkpoints: int = 10  # checkpoints over the run (the run is cut into this many compiled chunks)
@@ -141,9 +143,10 @@ def check(config: TrainConfig):
     """Reject a bad configuration with a ValueError naming the field; returns the environment.
     (Who plays whom is checked by `matchmaking.make_matchmaking`.)"""
     for name in ("total_steps", "num_envs", "rollout_steps", "epochs", "minibatches", "hidden",
-                 "opponent_groups", "opponent_period", "checkpoints", "snapshot_every"):
+                 "opponent_groups", "opponent_period", "checkpoints"):
         validate.integer(name, getattr(config, name), 1)
     validate.integer("pool_size", config.pool_size, 0)
+    validate.integer("snapshot_every", config.snapshot_every, 0)
     for name in ("learning_rate", "max_grad_norm", "clip_eps"):
         validate.positive(name, getattr(config, name))
     for name in ("entropy_coef", "value_coef"):

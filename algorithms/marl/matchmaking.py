@@ -86,8 +86,11 @@ class Matchmaking:
     def update(self, pool: opponent_pool.PoolState, opponent: jax.Array, group_score: jax.Array,
                group_games: jax.Array, actor_params: Any, update: jax.Array) -> opponent_pool.PoolState:
         """After update number `update` (counted from 1): fold in its results (score and games
-        float32[G] per group) and, every `snapshot_every` updates, add the learner to the pool."""
+        float32[G] per group) and, every `snapshot_every` updates, add the learner to the pool (never
+        with `snapshot_every` 0: a frozen pool, e.g. an exploiter's targets)."""
         pool = opponent_pool.record(pool, opponent, group_score, group_games, self.decay)
+        if not self.snapshot_every:
+            return pool
         return jax.lax.cond(update % self.snapshot_every == 0,
                             lambda p: opponent_pool.add(p, actor_params, update), lambda p: p, pool)
 

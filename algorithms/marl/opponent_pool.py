@@ -45,6 +45,14 @@ def init(actor_params: Any, size: int, n_scripted: int) -> PoolState:
     )
 
 
+def frozen(opponents: Any, n_scripted: int = 0) -> PoolState:
+    """A full pool holding the given actor params stacked [P, ...] in its P slots: the fixed targets
+    of an exploiter (`algorithms.marl.exploiter`), with `snapshot_every=0` so nothing joins it."""
+    p = jax.tree_util.tree_leaves(opponents)[0].shape[0]
+    pool = init(jax.tree_util.tree_map(lambda a: a[0], opponents), p, n_scripted)
+    return pool.replace(params=opponents, valid=jnp.ones(p, bool), added=jnp.zeros(p, jnp.int32))
+
+
 def size(pool: PoolState) -> int:
     return pool.valid.shape[0]
 

@@ -8,6 +8,7 @@ writes into the run folder:
     config.json          the run's configuration
     crossplay/           matrix.json/.csv, report.json and the figures of the checkpoints' cross-play
     final_eval.json      the last policy against every scripted policy: wins, draws, losses
+    summary.json         all of it, with final_vs_first: the last checkpoint against the first
     final_vs_chaser.gif, final_vs_first.gif   the last policy (team A) against chaser and the first checkpoint
     tensorboard/, wandb/ with --tensorboard / --wandb: the metrics rows again, for those tools (`algorithms.loggers`)
 Python only orchestrates between compiled chunks; every chunk is one `jit` call. Files are written
@@ -52,6 +53,14 @@ class RunOptions:
             validate.integer(name, getattr(self, name), 0)
 
 
+def tally(outcomes: np.ndarray) -> dict:
+    """Battle outcomes (1 win, ½ draw or time-out, 0 loss) -> wins, draws and losses apart, games,
+    and "win_rate", the score (a draw counts ½)."""
+    o = np.asarray(outcomes)
+    return dict(win_rate=float(o.mean()), wins=int((o == 1).sum()), draws=int((o == 0.5).sum()),
+                losses=int((o == 0).sum()), games=int(o.size))
+
+
 class Evaluator:
     """Battles of actor params against the scripted policies and against each other (compiled once)."""
 
@@ -71,16 +80,22 @@ class Evaluator:
         "win_rate" is a score: a draw counts ½."""
         me = population.stack_members([population.network_member(actor_params)])
         out = np.asarray(self.game.play_matrix(key, me, self.scripted, games or self.games))[0]
-        return {name: dict(win_rate=float(o.mean()), wins=int((o == 1).sum()), draws=int((o == 0.5).sum()),
-                           losses=int((o == 0).sum()), games=int(o.size)) for name, o in zip(gj.policies.SCRIPTED, out)}
+        return {name: tally(o) for name, o in zip(gj.policies.SCRIPTED, out)}
+
+    def versus(self, actor_params, opponent_params, key: jax.Array, games: int) -> dict:
+        """One policy against another over `games` battles (half on each side): wins, draws and
+        losses of the first, and its score (a draw counts ½)."""
+        me, them = (population.stack_members([population.network_member(a)]) for a in (actor_params, opponent_params))
+        return tally(np.asarray(self.network_game.play_matrix(key, me, them, games))[0, 0])
 
     def crossplay(self, actors: list, names: list[str], key: jax.Array, games: int) -> evaluation.PayoffMatrix:
         members = population.stack_members([population.network_member(a) for a in actors])
         return evaluation.payoff_matrix(self.network_game, members, games, key, names=names)
 
 
-def _open(learner: Learner, out: Path, resume: bool) -> tuple[TrainState, int, list[dict]]:
-    """The state to start from (fresh, or the latest checkpoint's), the chunks done and their
+def _open(learner: Learner, out: Path, resume: bool,
+          start: Callable[[TrainState], TrainState] | None = None) -> tuple[TrainState, int, list[dict]]:
+    """The state to start from (fresh, edited by `start`, or the latest checkpoint's), the chunks done and their
     metric rows. The rows are rebuilt from the checkpoints, which store each chunk's row, so a kill
     between a checkpoint and its row, or a lost metrics.jsonl, loses nothing."""
     config, ckpt_dir = learner.config, out / "checkpoints"
@@ -92,15 +107,17 @@ def _open(learner: Learner, out: Path, resume: bool) -> tuple[TrainState, int, l
     # would otherwise deadlock the run's collectives)
     distributed.agree("the checkpoints in the run folder", ",".join(map(str, done)))
     state = learner.init(jax.random.PRNGKey(config.seed))
-    start, rows = 0, []
+    if start is not None:  # also before a restore: the checkpoint's tree must match the edited state's
+        state = start(state)
+    first, rows = 0, []
     if done:
         checkpoint.check_compatible(checkpoint.saved_config(ckpt_dir, done[-1]), config)
         state, _ = checkpoint.restore(ckpt_dir, done[-1], state)
-        start, rows = done[-1], [checkpoint.saved_metrics(ckpt_dir, step) for step in done]
+        first, rows = done[-1], [checkpoint.saved_metrics(ckpt_dir, step) for step in done]
     if distributed.is_main():
         run_folder.write_rows(out / "metrics.jsonl", rows)
         run_folder.write_json(out / "config.json", config.to_dict())
-    return state, start, rows
+    return state, first, rows
 
 
 def _row(config: TrainConfig, update, sums: dict, chunk: int, chunk_s: float, elapsed: float) -> dict:
@@ -115,14 +132,17 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
           final_games: int = RunOptions.final_games, crossplay_games: int = RunOptions.crossplay_games,
           devices: int | None = None, stop_after: int | None = None,
           on_chunk: Callable[[dict], None] | None = None, progress: bool = True,
-          tensorboard: bool = False, wandb: bool = False) -> dict:
+          tensorboard: bool = False, wandb: bool = False,
+          start: Callable[[TrainState], TrainState] | None = None) -> dict:
     """Run (or resume) a training run into `out`; returns the summary (also in summary.json).
 
     eval_games, final_games, crossplay_games: as in `RunOptions`; stop_after: stop after this many
     chunks in this call; on_chunk(row): called after each chunk's checkpoint and metrics are
     written; devices: split the batch over this many local devices (default all); tensorboard,
-    wandb: log the rows there too (`algorithms.loggers`). The config is checked before the folder
-    is touched; a second process writing the same folder is refused.
+    wandb: log the rows there too (`algorithms.loggers`); start(state) -> state: edits a fresh run's
+    first state (an exploiter's frozen pool and starting parameters, `algorithms.marl.exploiter`).
+    The config is checked before the folder is touched; a second process writing the same folder
+    is refused.
 
     Several processes: call `distributed.initialize(...)` in each, then `train` with the same
     arguments in each (`devices` left out: the batch is split over the devices of every process).
@@ -145,14 +165,15 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, eval_ga
     with distributed.reporting_failures(), folder as out:
         distributed.check_shared_folder(out)
         return _train(learner, out, resume, eval_games, final_games, crossplay_games, devices, stop_after, on_chunk,
-                      progress and main, log_options if main else loggers.LogOptions())
+                      progress and main, log_options if main else loggers.LogOptions(), start)
 
 
 def _train(learner: Learner, out: Path, resume: bool, eval_games: int, final_games: int, crossplay_games: int,
            devices: int | None, stop_after: int | None, on_chunk: Callable[[dict], None] | None,
-           progress: bool, log_options: loggers.LogOptions) -> dict:
+           progress: bool, log_options: loggers.LogOptions,
+           first_state: Callable[[TrainState], TrainState] | None) -> dict:
     config = learner.config
-    state, start, rows = _open(learner, out, resume)
+    state, start, rows = _open(learner, out, resume, first_state)
     with loggers.RunLoggers(out, log_options, step_key="env_steps", config=config.to_dict(),
                             earlier_rows=rows) as log:
         return _chunks(learner, out, state, start, rows, eval_games, final_games, crossplay_games, devices,
@@ -221,6 +242,9 @@ def _chunks(learner: Learner, out: Path, state: TrainState, start: int, rows: li
              for k, label in (("wins", "wins"), ("draws", "draws"), ("losses", "losses"), ("win_rate", "score"))}
     if "crossplay" in summary:
         final["latest_vs_first"] = summary["crossplay"]["latest_vs_first"]
+    if "final_vs_first" in summary:
+        final.update({f"{k}_vs_first" if k != "win_rate" else "score_vs_first": v
+                      for k, v in summary["final_vs_first"].items() if k != "games"})
     log.summary(final, step=rows[-1]["env_steps"])
     distributed.barrier("final evaluation")
     return summary
@@ -246,6 +270,8 @@ def finish(out: Path, learner: Learner, evaluator: Evaluator, final_games: int, 
         rate = matrix.pooled_win_rate()
         result["crossplay"] = dict(latest_vs_first=float(rate[-1, 0]), vs_first=[float(r) for r in rate[:, 0]],
                                    figures=figures)
+    if final_games and len(actors) > 1:  # progress in absolute terms, wins and draws apart
+        result["final_vs_first"] = evaluator.versus(actors[-1], actors[0], jax.random.PRNGKey(8), final_games)
     return result
 
 

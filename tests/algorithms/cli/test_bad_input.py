@@ -35,6 +35,10 @@ def a_file(tmp_path):
     (["render", SCENARIO, "--team-a", "sniper"], "unknown team 'sniper': neither a scripted policy"),
     (["eval", "{file}"], "no such run folder"),
     (["train", "--eval-games", "-1"], "eval_games must be an int >= 0, got -1"),
+    (["exploit", "{tmp}/no_such_run"], "holds no checkpoints"),
+    (["exploit", "{tmp}", "--budget", "2"], "budget must be a finite number in (0, 1], got 2.0"),
+    (["exploit", "{tmp}", "--target", "best"], "unknown target 'best'; allowed: final, nash"),
+    (["exploit", "{tmp}", "--init", "warm"], "unknown init 'warm'; allowed: final, scratch"),
 ])
 def test_one_line_and_exit_2(argv, message, a_file, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default --out lands here, if anything is written at all

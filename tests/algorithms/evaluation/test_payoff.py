@@ -81,3 +81,20 @@ def test_payoff_matrix_errors():
     with pytest.raises(ValueError, match=r"wins must have shape \(3, 3\).*got \(2, 2\)"):
         E.PayoffMatrix(win_rate=np.zeros((3, 3)), wins=np.zeros((2, 2)), n_games=np.zeros((3, 3)),
                        lo=np.zeros((3, 3)), hi=np.zeros((3, 3)), names=("a", "b", "c"))
+
+
+def test_vs_earlier_sums_each_policy_against_all_before_it():
+    """A hand-made 3-policy matrix: policy 1 against 0, policy 2 against 0 and 1, pooled over both
+    orders or from the row alone."""
+    wins = np.array([[5.0, 2.0, 1.0], [6.0, 5.0, 3.0], [9.0, 7.0, 5.0]])
+    n = np.full((3, 3), 10)
+    m = E.PayoffMatrix(win_rate=wins / n, wins=wins, n_games=n, lo=wins / n, hi=wins / n, names=("a", "b", "c"))
+    won, played = m.vs_earlier(pooled=False)
+    np.testing.assert_array_equal(won, [6.0, 16.0])
+    np.testing.assert_array_equal(played, [10.0, 20.0])
+    won, played = m.vs_earlier()
+    # b: 6 of its row + (10 - 2) of a's row against it; c: 9 + 7 + (10 - 1) + (10 - 3)
+    np.testing.assert_array_equal(won, [14.0, 32.0])
+    np.testing.assert_array_equal(played, [20.0, 40.0])
+    report = E.evaluation_report(m)
+    np.testing.assert_allclose(report["win_rate_vs_earlier"], [14 / 20, 32 / 40])

@@ -22,7 +22,10 @@ ON_A = np.array([True, True, False, False])  # identical_2_vs_2: agents 0, 1 are
 
 TINY = TrainConfig(scenario="identical_2_vs_2_fobs_vec_void_disc", num_envs=16, rollout_steps=8, epochs=1,
                    minibatches=2, hidden=16, opponent_groups=2, pool_size=2, snapshot_every=1,
-                   self_play_fraction=0.5, scripted_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2)
+                   self_play_fraction=0.5, scripted_fraction=0.0, total_steps=16 * 8 * 2 * 2, checkpoints=2,
+                   # the pool's draws include the scripted opponents (not the default): the tests
+                   # exercise snapshots and scripted opponents alike
+                   scripted_opponents=("random", "chaser", "circler"))
 
 
 # TINY cut into 4 chunks of one update: the runs on disk (kills, resumes, corrupt checkpoints) share

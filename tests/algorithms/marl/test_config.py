@@ -27,6 +27,7 @@ from tests.algorithms.marl.conftest import TINY
     (dict(gamma=1.5), r"gamma must be a finite number in \[0, 1\]"),
     (dict(encoder="cnn"), "vector observations"),
     (dict(num_envs=12, opponent_groups=4, minibatches=3), "even number of environments"),
+    (dict(snapshot_every=-1), "snapshot_every must be an int >= 0, got -1"),
 ])
 def test_bad_config_is_rejected_before_compiling(change, match):
     with pytest.raises(ValueError, match=match):

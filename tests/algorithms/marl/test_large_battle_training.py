@@ -46,6 +46,8 @@ UPDATES = 80
 CONFIG = TrainConfig(
     scenario=SCENARIO, num_envs=8, rollout_steps=32, epochs=4, minibatches=4, opponent_groups=4,
     opponent_period=16, scripted_opponents=("random",), credit="agent",
+    # the opponent mix and entropy of the 2026-12-07 measurement (the defaults before the self-play recipe)
+    self_play_fraction=0.125, scripted_fraction=0.75, entropy_coef=0.001,
     overrides=(("max_steps", 1500), ("reward_agent_disabled", 10.0)),
     total_steps=8 * 32 * UPDATES, checkpoints=4,
 )

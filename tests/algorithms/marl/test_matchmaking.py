@@ -120,7 +120,8 @@ def test_bad_plans_are_rejected_when_built(change, message):
 
 
 def test_scripted_groups_meet_only_scripted_opponents():
-    cfg = TINY.replace(opponent_groups=4, self_play_fraction=0.25, scripted_fraction=0.5, minibatches=4)
+    cfg = TINY.replace(opponent_groups=4, self_play_fraction=0.25, scripted_fraction=0.5, minibatches=4,
+                       scripted_opponents=("random", "chaser"))
     learner = make_learner(cfg)
     pool = learner.init(jax.random.PRNGKey(0)).pool
     actor = learner.ac.init(jax.random.PRNGKey(1))["actor"]

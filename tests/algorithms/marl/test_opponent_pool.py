@@ -78,3 +78,12 @@ def test_scripted_only_draws_skip_the_snapshots():
     draws = np.asarray(opponent_pool.draw(jax.random.PRNGKey(1), pool, 2000, "pfsp", 2, snapshots=False))
     assert set(draws.tolist()) <= {2, 3}
     assert (draws == 3).mean() > 0.9  # PFSP among the scripted ones: the one the learner does not beat
+
+
+def test_a_frozen_pool_holds_its_opponents_in_every_slot():
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), params(1.0), params(2.0), params(2.0))
+    pool = opponent_pool.frozen(stacked)
+    assert bool(pool.valid.all()) and pool.score.shape == (3,)
+    np.testing.assert_array_equal(pool.params["b"][:, 0], [1.0, 2.0, 2.0])
+    draws = opponent_pool.draw(jax.random.PRNGKey(0), pool, 300, "uniform", 0)
+    assert set(np.asarray(draws).tolist()) == {0, 1, 2}  # every slot, never SELF
