@@ -60,8 +60,8 @@ def summarise(out: Path, exploit: dict | None) -> dict:
         benchmark="selfplay_curves", run=str(out), scenario=config["scenario"], total_env_steps=rows[-1]["env_steps"],
         training_s=rows[-1]["wall_s"], compile_s=rows[0].get("compile_s"), num_envs=config["num_envs"],
         scripted_in_training=list(config["scripted_opponents"]) if config["scripted_fraction"] > 0 else [],
-        final={y: {k: final[y][k] for k in ("wins", "draws", "losses", "games")} | dict(score=final[y]["win_rate"])
-               for y in YARDSTICKS},
+        final={y: {k: final[y][k] for k in ("wins", "draws", "losses", "games", "score_as_a", "score_as_b")
+                   if k in final[y]} | dict(score=final[y]["win_rate"]) for y in YARDSTICKS},
         eval_games_per_checkpoint=int(rows[0].get("eval_wins_vs_random", 0) + rows[0].get("eval_draws_vs_random", 0)
                                       + rows[0].get("eval_losses_vs_random", 0)),
         crossplay_games_per_pair=int(matrix.n_games[0, 1]),

@@ -54,11 +54,13 @@ class RunOptions:
 
 
 def tally(outcomes: np.ndarray) -> dict:
-    """Battle outcomes (1 win, ½ draw or time-out, 0 loss) -> wins, draws and losses apart, games,
-    and "win_rate", the score (a draw counts ½)."""
+    """Battle outcomes (1 win, ½ draw or time-out, 0 loss) [..., games] -> wins, draws and losses
+    apart, games, "win_rate" (the score: a draw counts ½), and the score as team A and as team B
+    (BattleGame puts the policy on team A in even games): in an asymmetric scenario the two differ."""
     o = np.asarray(outcomes)
     return dict(win_rate=float(o.mean()), wins=int((o == 1).sum()), draws=int((o == 0.5).sum()),
-                losses=int((o == 0).sum()), games=int(o.size))
+                losses=int((o == 0).sum()), games=int(o.size), score_as_a=float(o[..., 0::2].mean()),
+                score_as_b=float(o[..., 1::2].mean()) if o.shape[-1] > 1 else None)
 
 
 class Evaluator:
