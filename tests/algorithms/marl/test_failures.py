@@ -130,7 +130,8 @@ def test_a_kill_at_any_moment_loses_nothing(moment, tmp_path, never_killed):
 CLI = ["--scenario", TINY.scenario, "--num-envs", "16", "--rollout-steps", "8", "--epochs", "1", "--minibatches", "2",
        "--hidden", "16", "--opponent-groups", "2", "--pool-size", "2", "--snapshot-every", "1",
        "--self-play-fraction", "0.5", "--scripted-fraction", "0", "--steps", str(CONFIG.total_steps),
-       "--checkpoints", "4", "--eval-games", "4", "--final-games", "0", "--crossplay-games", "0"]
+       "--checkpoints", "4", "--eval-games", "4", "--final-games", "0", "--crossplay-games", "0",
+       "--scripted-opponents", "random,chaser,circler"]
 
 
 def test_the_command_line_resumes_a_killed_run(tmp_path, capsys, never_killed):
