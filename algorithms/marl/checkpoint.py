@@ -58,14 +58,15 @@ def _unflat(flat: dict[str, Any], like: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, [flat.get(jax.tree_util.keystr(p), v) for p, v in leaves])
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state: Any, config: TrainConfig, metrics: dict) -> None:
+def save(mngr: ocp.CheckpointManager, step: int, state: Any, config: TrainConfig | dict, metrics: dict) -> None:
     """Write checkpoint `step` (atomically: complete or absent). A state spread over several
-    processes is written as it lies, each process its own shards."""
+    processes is written as it lies, each process its own shards. config: a TrainConfig or any
+    JSON-able dict (the preference game's runs use this module too)."""
     spread = any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in jax.tree_util.tree_leaves(state))
     state = _flat(state if spread else jax.device_get(state))
     mngr.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
-        config=ocp.args.JsonSave(config.to_dict()),
+        config=ocp.args.JsonSave(config if isinstance(config, dict) else config.to_dict()),
         metrics=ocp.args.JsonSave(metrics),
     ))
     mngr.wait_until_finished()
@@ -87,6 +88,11 @@ def _json_item(directory: str | Path, step: int, item: str) -> dict:
         raise CheckpointError(f"checkpoint {step} in {directory} has no readable {item} (corrupt? delete the "
                               f"folder {Path(directory) / str(step)} to resume from the one before): "
                               f"{type(e).__name__}: {str(e)[:200]}") from None
+
+
+def saved_json(directory: str | Path, step: int, item: str = "config") -> dict:
+    """The JSON item ("config" or "metrics") of checkpoint `step`, as saved (any JSON-able dict)."""
+    return _json_item(directory, step, item)
 
 
 def saved_config(directory: str | Path, step: int) -> TrainConfig:

@@ -7,7 +7,7 @@ policy against itself scores ½ in expectation, as in battles, and `algorithms.e
 (payoff matrices, Elo, Bradley–Terry, Nash, exploitability) works on a population of LM iterates
 stacked along a leading axis (`algorithms.evaluation.game.stack`):
 
-    game = PreferenceGame(lm_config, judge)
+    game = PreferenceGame(policy, judge)          # policy: an lm.LMConfig or a `policy.Policy`
     matrix = evaluation.payoff_matrix(game, stack(iterates), n_games=512, key=key)
 """
 
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from algorithms.evaluation.game import Game
-from algorithms.preference import lm
+from algorithms.preference.policy import as_policy
 from algorithms.preference.judges import Judge, check_vocab_match
 
 
@@ -28,15 +28,16 @@ class PreferenceGame(Game):
     play_pairs(key, pop, rows, cols, n) -> float32[K, n] (the interface of `algorithms.evaluation.game`).
     """
 
-    def __init__(self, lm_config: lm.LMConfig, judge: Judge):
-        check_vocab_match(judge, lm_config.vocab, "the language model")
-        self.lm_config = lm_config
+    def __init__(self, policy, judge: Judge):
+        self.policy = as_policy(policy)
+        check_vocab_match(judge, self.policy.vocab, "the language model")
         self.judge = judge
         super().__init__()
 
     def _play_one(self, key, params_a, params_b, n: int) -> jax.Array:
         k_x, k_a, k_b = jax.random.split(key, 3)
-        x = lm.random_prompts(self.lm_config, k_x, n)
-        y, _ = lm.sample(self.lm_config, params_a, k_a, x)
-        y2, _ = lm.sample(self.lm_config, params_b, k_b, x)
+        policy = self.policy
+        x = policy.random_prompts(k_x, n)
+        y = policy.judge_view(policy.sample(params_a, k_a, x).tokens)
+        y2 = policy.judge_view(policy.sample(params_b, k_b, x).tokens)
         return self.judge.pairs(x, y, y2).astype(jnp.float32)

@@ -8,7 +8,13 @@ A `Judge` is a frozen (hashable) object closed over by `jit`:
 Every judge is a probability and antisymmetric: judge(x, y, y2) + judge(x, y2, y) = 1, so
 judge(x, y, y) = ½ (`check_judge` verifies that on random pairs). Judges compose: `with_noise`
 (labels flipped with probability ε), `with_ties` (near-even pairs become ties, ½), `mix` (a convex
-combination).
+combination), `length_biased` (a bonus per token of length difference, as LLM judges show).
+
+Variable-length responses: a response is int32[L] in which every position after its end (the
+end-of-sequence token included) holds `pad_id`. A judge built with `pad_id` ignores those positions:
+they add nothing to rewards, class sums or histograms, so a padded response scores exactly like its
+content. `response_length(y, pad_id)` counts the content positions. With pad_id None (the default)
+every position is content.
 
 Two kinds of structure let the exact exploitability of a policy be computed from samples:
 - class judges (`class_cycle`): P(y ≻ y' | x) = M[c(x, y), c(x, y')] for a class map c and a
@@ -45,6 +51,8 @@ class Judge:
         then prob(x, y, y2) == class_matrix[class_of(x, y), class_of(x, y2)]
     best_response: optional (x int32[]) -> int32[L], a response that beats every other at least as
         often as any response does (pointwise dominant), e.g. the top-reward sequence of a BT judge
+    pad_id: the token that fills the positions after a response's end (ignored by the judge), or
+        None when every position is content
     """
 
     prob: Callable
@@ -54,6 +62,7 @@ class Judge:
     class_matrix: jax.Array | None = None
     best_response: Callable | None = None
     length: int | None = None  # the response length the judge needs, when it needs one
+    pad_id: int | None = None
 
     def __call__(self, x, y, y2) -> jax.Array:
         return self.prob(x, y, y2)
@@ -71,6 +80,27 @@ class Judge:
 # ----------------------------------------------------------------------------- validation
 def _check_vocab(vocab) -> int:
     return validate.integer("vocab", vocab, 2)
+
+
+def _check_pad(pad_id, vocab: int) -> int | None:
+    """None, or an int in [0, vocab): the pad token is one the policy can emit (its end of sequence)."""
+    if pad_id is None:
+        return None
+    return validate.integer("pad_id", pad_id, 0, vocab - 1)
+
+
+# ----------------------------------------------------------------------------- variable length
+def content_mask(y: jax.Array, pad_id: int | None) -> jax.Array:
+    """bool[..., L]: True at the positions of y int32[..., L] that are part of the response (not pad_id)."""
+    y = jnp.asarray(y)
+    if pad_id is None:
+        return jnp.ones(y.shape, bool)
+    return y != pad_id
+
+
+def response_length(y: jax.Array, pad_id: int | None) -> jax.Array:
+    """int32[...]: the number of non-pad positions of y int32[..., L] (L when pad_id is None)."""
+    return content_mask(y, pad_id).sum(-1).astype(jnp.int32)
 
 
 def check_preference(preference, name: str = "preference") -> np.ndarray:
@@ -110,9 +140,10 @@ def check_judge(judge: Judge, key: jax.Array, length: int, *, n_pairs: int = 512
     y = jax.random.randint(k_y, (n_pairs, length), 0, judge.vocab)
     y2 = jax.random.randint(k_y2, (n_pairs, length), 0, judge.vocab)
     y2 = y2.at[0].set(y[0])  # one pair of equal responses among the random ones
-    forward = np.asarray(judge.pairs(x, y, y2), np.float64)
-    backward = np.asarray(judge.pairs(x, y2, y), np.float64)
-    same = np.asarray(judge.pairs(x, y, y), np.float64)
+    pairs = jax.jit(judge.pairs)  # one compile for the three calls; op by op, a network judge takes seconds
+    forward = np.asarray(pairs(x, y, y2), np.float64)
+    backward = np.asarray(pairs(x, y2, y), np.float64)
+    same = np.asarray(pairs(x, y, y), np.float64)
     for label, values in (("P(y ≻ y')", forward), ("P(y ≻ y)", same)):
         bad = ~np.isfinite(values) | (values < -tol) | (values > 1.0 + tol)
         if bad.any():
@@ -130,36 +161,43 @@ def check_judge(judge: Judge, key: jax.Array, length: int, *, n_pairs: int = 512
 
 
 # ----------------------------------------------------------------------------- judges
-def linear_reward(weights) -> Callable:
-    """r(x, y) = Σ_t w[y_t] for weights float[V] (the transitive testbed uses linspace(−1, 1, 16))."""
+def linear_reward(weights, pad_id: int | None = None) -> Callable:
+    """r(x, y) = Σ_t w[y_t] over the content positions of y (all of them when pad_id is None), for
+    weights float[V] (the transitive testbed uses linspace(−1, 1, 16))."""
     w = jnp.asarray(np.asarray(weights, np.float32))
-    return lambda x, y: w[y].sum()
+    return lambda x, y: jnp.where(content_mask(y, pad_id), w[y], 0.0).sum()
 
 
 def bradley_terry(vocab: int, reward: Callable | None = None, *, weights=None, scale: float = 1.0,
-                  length: int | None = None) -> Judge:
+                  length: int | None = None, pad_id: int | None = None) -> Judge:
     """P(y ≻ y' | x) = σ(scale·(r(x, y) − r(x, y'))).
 
     Either `reward(x, y) -> float32[]` or per-token `weights` float[vocab] (default linspace(−1, 1,
     vocab)); with weights the best response is the top-weight token at every position (needs
-    `length`, the response length).
+    `length`, the response length). pad_id: positions holding it add nothing to the weights' reward
+    (a `reward` given by the caller must ignore them itself; the judge only records pad_id). With
+    pad_id, when no content token has a positive weight the empty response (all pad) is the best.
     """
     vocab = _check_vocab(vocab)
+    pad_id = _check_pad(pad_id, vocab)
     best = None
     if reward is None:
         w = np.linspace(-1.0, 1.0, vocab) if weights is None else np.asarray(weights, np.float64)
         if w.shape != (vocab,):
             raise ValueError(f"weights must have shape ({vocab},) = (vocab,), got {w.shape}")
-        reward = linear_reward(w)
+        reward = linear_reward(w, pad_id)
         if length is not None:
-            top = int(np.argmax(w))
-            best = lambda x: jnp.full((length,), top, jnp.int32)  # noqa: E731
+            content = w if pad_id is None else np.where(np.arange(vocab) == pad_id, -np.inf, w)
+            top = int(np.argmax(content))
+            # a pad position scores 0, so with pad_id an extra token is worth writing only if w[top] >= 0
+            fill = top if pad_id is None or w[top] >= 0 else pad_id
+            best = lambda x: jnp.full((length,), fill, jnp.int32)  # noqa: E731
     scale = float(scale)
 
     def prob(x, y, y2):
         return jax.nn.sigmoid(scale * (reward(x, y) - reward(x, y2)))
 
-    return Judge(prob=prob, vocab=vocab, name="bt", best_response=best, length=length)
+    return Judge(prob=prob, vocab=vocab, name="bt", best_response=best, length=length, pad_id=pad_id)
 
 
 def class_permutations(n_classes: int) -> np.ndarray:
@@ -167,45 +205,64 @@ def class_permutations(n_classes: int) -> np.ndarray:
     return np.array(list(itertools.permutations(range(n_classes))), np.int32)
 
 
-def class_cycle(vocab: int = 16, matrix=None, *, permute_by_prompt: bool = False) -> Judge:
+def sum_class(y: jax.Array, mask: jax.Array) -> jax.Array:
+    """int32[]: Σ_t y_t over the content positions (mask bool[L]) of y int32[L]; testbed (b)'s class
+    before the mod C."""
+    return jnp.where(mask, y, 0).sum()
+
+
+def class_cycle(vocab: int = 16, matrix=None, *, permute_by_prompt: bool = False, pad_id: int | None = None,
+                class_fn: Callable | None = None) -> Judge:
     """Testbed (b): class c(y) = (Σ_t y_t) mod C, P(y ≻ y' | x) = M[c, c'] (½ within a class).
 
     matrix: float[C, C], default the biased rock-paper-scissors `BIASED_RPS` (C = 3); checked to be a
     probability and antisymmetric. permute_by_prompt: prompt x relabels the classes by permutation
-    x mod C! (prompt 0 is the identity), so the Nash equilibrium differs per prompt.
+    x mod C! (prompt 0 is the identity), so the Nash equilibrium differs per prompt. pad_id: the sum
+    runs over content positions only. class_fn: (y int32[L], mask bool[L] of content positions) ->
+    int32[], taken mod C, replaces the sum (default `sum_class`); e.g. `lambda y, mask: y[0]`, a class
+    a small learned encoder finds in a few hundred steps where the parity-like sum mod 3 is slow.
     """
     vocab = _check_vocab(vocab)
+    pad_id = _check_pad(pad_id, vocab)
+    if class_fn is not None and not callable(class_fn):
+        raise ValueError(f"class_fn must be a function (y int32[L], mask bool[L]) -> int32[], got {class_fn!r}")
+    raw_class = sum_class if class_fn is None else class_fn
     m = check_preference(BIASED_RPS if matrix is None else matrix, "class matrix")
     n = m.shape[0]
     perms = jnp.asarray(class_permutations(n) if permute_by_prompt else np.arange(n, dtype=np.int32)[None])
     m32 = jnp.asarray(m, jnp.float32)
 
     def class_of(x, y):
-        raw = jnp.sum(y) % n
+        raw = jnp.asarray(raw_class(y, content_mask(y, pad_id)), jnp.int32) % n
         return perms[x % perms.shape[0], raw]
 
     def prob(x, y, y2):
         return m32[class_of(x, y), class_of(x, y2)]
 
-    return Judge(prob=prob, vocab=vocab, name="cycle", class_of=class_of, class_matrix=m32)
+    return Judge(prob=prob, vocab=vocab, name="cycle", class_of=class_of, class_matrix=m32, pad_id=pad_id)
 
 
-def token_histogram(y: jax.Array, vocab: int) -> jax.Array:
-    """float32[V]: the fraction of positions holding each token, for y int32[L]."""
-    return jnp.zeros(vocab, jnp.float32).at[y].add(1.0) / y.shape[0]
+def token_histogram(y: jax.Array, vocab: int, pad_id: int | None = None) -> jax.Array:
+    """float32[V]: the fraction of content positions holding each token, for y int32[L]. Pad
+    positions count for nothing; an empty response (all pad) has the zero histogram."""
+    mask = content_mask(y, pad_id)
+    counts = jnp.zeros(vocab, jnp.float32).at[y].add(mask.astype(jnp.float32))
+    return counts / jnp.maximum(mask.sum(), 1)
 
 
-def skew_symmetric(key: jax.Array, vocab: int, *, scale: float = 4.0) -> Judge:
+def skew_symmetric(key: jax.Array, vocab: int, *, scale: float = 4.0, pad_id: int | None = None) -> Judge:
     """An intransitive judge: P(y ≻ y') = σ(scale·φ(y)ᵀ A φ(y')) with A a random skew-symmetric
-    matrix [V, V] (entries N(0, 1), A = (B − Bᵀ)/√2) and φ the token histogram (`token_histogram`)."""
+    matrix [V, V] (entries N(0, 1), A = (B − Bᵀ)/√2) and φ the token histogram (`token_histogram`,
+    over the content positions when pad_id is given)."""
     vocab = _check_vocab(vocab)
+    pad_id = _check_pad(pad_id, vocab)
     b = jax.random.normal(key, (vocab, vocab), jnp.float32)
     a = (b - b.T) / jnp.sqrt(2.0)
 
     def prob(x, y, y2):
-        return jax.nn.sigmoid(scale * token_histogram(y, vocab) @ a @ token_histogram(y2, vocab))
+        return jax.nn.sigmoid(scale * token_histogram(y, vocab, pad_id) @ a @ token_histogram(y2, vocab, pad_id))
 
-    return Judge(prob=prob, vocab=vocab, name="skew")
+    return Judge(prob=prob, vocab=vocab, name="skew", pad_id=pad_id)
 
 
 # ----------------------------------------------------------------------------- composition
@@ -249,12 +306,50 @@ def mix(judges: Sequence[Judge], weights: Sequence[float]) -> Judge:
     vocabs = {j.vocab for j in judges}
     if len(vocabs) > 1:
         raise ValueError(f"mismatched vocabularies: cannot mix judges over vocabularies {sorted(vocabs)}")
+    # a judge without pad_id reads every position as content, which is compatible with any pad;
+    # two different pad tokens would disagree on where responses end
+    pads = {j.pad_id for j in judges} - {None}
+    if len(pads) > 1:
+        raise ValueError(f"mismatched pad ids: cannot mix judges that end responses with pad_id {sorted(pads)}")
     w32 = jnp.asarray(w, jnp.float32)
 
     def prob(x, y, y2):
         return sum(w32[i] * j.prob(x, y, y2) for i, j in enumerate(judges))
 
-    return Judge(prob=prob, vocab=judges[0].vocab, name="mix(" + ", ".join(j.name for j in judges) + ")")
+    return Judge(prob=prob, vocab=judges[0].vocab, name="mix(" + ", ".join(j.name for j in judges) + ")",
+                 pad_id=next(iter(pads), None))
+
+
+CLIP = 1e-6  # length_biased clips P into [CLIP, 1 − CLIP] before the logit
+
+
+def length_biased(judge: Judge, weight: float, pad_id: int | None = None) -> Judge:
+    """A judge that favours longer responses: P'(y ≻ y') = σ(ℓ(y, y') + weight·(len(y) − len(y'))).
+
+    ℓ(y, y') = ½(logit P(y ≻ y') − logit P(y' ≻ y)) with P clipped into [1e-6, 1 − 1e-6]: for an
+    antisymmetric judge that is logit P(y ≻ y'); taking both orders makes ℓ exactly antisymmetric in
+    float32, where logit(1 − P) and −logit(P) differ by up to P's rounding over P(1 − P).
+    len = `response_length` with pad_id (default judge.pad_id; one of them must be given). weight
+    in logits per token (> 0 favours length). The class structure and the best response are dropped:
+    the bias depends on the length, not on the class.
+    """
+    weight = validate.number("length weight", weight)
+    pad_id = judge.pad_id if pad_id is None else _check_pad(pad_id, judge.vocab)
+    if pad_id is None:
+        raise ValueError(f"length_biased needs a pad_id (the judge {judge.name!r} has none): without one "
+                         f"every response has the full length and the bias is 0")
+
+    def logit(p):
+        p = jnp.clip(p, CLIP, 1.0 - CLIP)
+        return jnp.log(p) - jnp.log1p(-p)
+
+    def prob(x, y, y2):
+        base = 0.5 * (logit(judge.prob(x, y, y2)) - logit(judge.prob(x, y2, y)))
+        gap = (response_length(y, pad_id) - response_length(y2, pad_id)).astype(jnp.float32)
+        return jax.nn.sigmoid(base + weight * gap)
+
+    return dataclasses.replace(judge, prob=prob, name=f"length({judge.name}, {weight:g})", class_of=None,
+                               class_matrix=None, best_response=None, pad_id=pad_id)
 
 
 def check_vocab_match(judge: Judge, vocab: int, what: str = "the policy") -> None:

@@ -80,8 +80,8 @@ def test_losses_by_hand():
     # INPO, η = 0.5, τ = 0.1: h = 2 − 0.2·1 − 0.8·0.5 = 1.4, target 1/(2η) = 1
     got = losses.inpo_loss(f(0.0), f(-2.0), f(0.0), f(-1.0), f(0.0), f(-0.5), 0.5, 0.1)
     assert float(got) == pytest.approx(0.4 ** 2, rel=1e-5)
-    # Nash-MD, η = 1, τ = 0.1: log π^μ = 0.9·(−2) + 0.1·(−3) = −2.1; target −2.1 + 0.25
-    got = losses.nash_md_loss(f(-1.8), f(-2.0), f(-3.0), f(0.75), 1.0, 0.1)
+    # Nash-MD, η = 1: log π^μ = −2.1; target −2.1 + 0.25 = −1.85
+    got = losses.nash_md_loss(f(-1.8), f(-2.1), f(0.75), 1.0)
     assert float(got) == pytest.approx(0.05 ** 2, rel=1e-4)
     weighted = losses.ipo_loss(f(1.0, 0.0), f(0.0, 0.0), f(0.0, 0.0), f(0.0, 0.0), 0.5, weights=f(3.0, 1.0))
     assert float(weighted) == pytest.approx((3 * 0.0 + 1 * 1.0) / 4)
