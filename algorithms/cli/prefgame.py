@@ -39,6 +39,8 @@ class PrefgameOptions:
     prompts: str = ""  # JSON-lines file of prompts ({"prompt": "..."} per line), with --model
     judge: str = "cycle"  # bt: Bradley-Terry over a per-token reward; cycle: biased RPS over (sum of tokens) mod 3; noisy: cycle with labels flipped with probability noise; length: a length-neutral reward plus a bias toward longer responses
     judge_model: str = ""  # folder of a learned preference model (overrides --judge)
+    lora_rank: int = 0  # > 0: train LoRA adapters of this rank on q and v (the base frozen), with --model
+    lora_alpha: float = 16.0  # LoRA's scale: W + (alpha / rank) A B
     length_weight: float = 0.5  # the length judge's bias: logit of P(y > y') grows by this per extra token
     iterations: int = 30  # self-play iterations
     noise: float = 0.1  # label noise of the noisy judge, in [0, 0.5]
@@ -55,6 +57,9 @@ class PrefgameOptions:
         if self.model and not self.prompts:
             raise ValueError("--model needs --prompts FILE (a JSON-lines file of {\"prompt\": ...} objects)")
         validate.number("length_weight", self.length_weight)
+        validate.integer("lora_rank", self.lora_rank, 0)
+        if self.lora_rank and not self.model:
+            raise ValueError("--lora-rank trains adapters of a real model: give --model DIR too")
         for name, low in (("iterations", 1), ("sft_steps", 0), ("eval_samples", 4), ("payoff_games", 0),
                           ("payoff_iterates", 2), ("seed", 0)):
             validate.integer(name, getattr(self, name), low)
@@ -111,6 +116,13 @@ def _policy_and_judge(options: PrefgameOptions, config, sampling):
         model = load_causal_lm(options.model)
         policy = CausalPolicy.from_jsonl(model, options.prompts, sampling)
         reference = model.params
+        if options.lora_rank:
+            import jax
+
+            from algorithms.preference.policy import LoRAPolicy
+
+            policy = LoRAPolicy(policy, options.lora_rank, options.lora_alpha)
+            reference = policy.init_params(model.params, jax.random.PRNGKey(options.seed + 2))
         vocab, length, pad_id = policy.vocab, policy.length, policy.pad_id
     else:
         policy, vocab, length, pad_id = config, config.vocab, config.length, None
@@ -157,6 +169,10 @@ def _run(args: argparse.Namespace, options: PrefgameOptions, config, learner_con
                               callback=show, **vars(flags.build(args, loggers.LogOptions)))
     files = [str(out / "metrics.jsonl"), str(out / "iterates"), str(out / "data"),
              figures.plot_curves(result.metrics, out / "curves.png", title=f"{name}, judge {judge.name}")]
+    if options.model:  # the final policy as a model folder anyone can load (adapters merged)
+        from algorithms.preference.run import export_model
+
+        files.append(str(export_model(result.policy, result.iterates[-1], out / "model")))
     summary = dict(algorithm=name, judge=options.judge_model or options.judge, model=options.model or "toy", iterations=options.iterations,
                    final=result.metrics[-1])
     if options.payoff_games:

@@ -70,6 +70,7 @@ class LearnerConfig:
     clip_eps: float = 0.2  # SPO's PPO clip
     best_worst: bool | None = None  # each prompt's best and worst sample only (None: yes for iterative_*/dno)
     dno_margin: float = 0.1  # DNO keeps a best/worst pair whose win rates differ by at least this
+    tie_alpha: float = 0.0  # > 0: tie-aware DPO (Rao-Kupper, log nu = tie_alpha): pairs judged even (P = 1/2) are ties
     labels: str = "soft"  # soft: the judge's probability; sample: one drawn outcome per pair; argmax: its likelier side
     pairs_from: str | None = None  # policy or reference (None: reference for dpo/ipo/simpo, else policy)
 
@@ -83,6 +84,10 @@ class LearnerConfig:
         validate.choice("optimizer", self.optimizer, OPTIMIZERS)
         validate.number("warmup", self.warmup, low=0.0, high=1.0)
         validate.fraction("dno_margin", self.dno_margin)
+        validate.positive("tie_alpha", self.tie_alpha, allow_zero=True)
+        if self.tie_alpha and self.algorithm not in ("dpo", "iterative_dpo", "dno"):
+            raise ValueError(f"tie_alpha makes DPO's loss tie-aware: it is for dpo, iterative_dpo and dno, not "
+                             f"{self.algorithm}")
         if self.algorithm == "inpo" and self.tau >= self.eta:
             raise ValueError(f"inpo needs tau < eta, got tau={self.tau}, eta={self.eta}")
         if self.algorithm == "nash_md" and self.eta * self.tau >= 1.0:
@@ -225,10 +230,13 @@ def _sequence_data(cfg: LearnerConfig, x, s, win) -> dict[str, jax.Array]:
     return data
 
 
-def _pair_data(cfg: LearnerConfig, policy, state, x, s, w, win) -> dict[str, jax.Array]:
+TIE_TOL = 1e-6  # a pair the judge calls even within this is a tie (ternary labels, `tie_alpha`)
+
+
+def _pair_data(cfg: LearnerConfig, policy, state, x, s, p, w, win) -> dict[str, jax.Array]:
     """Per-prompt data of the pair methods: ordered pairs of the K samples weighted by their labels
     (all pairs, or each prompt's best-over-worst pair). Leading axis B: x [B], y, mask [B, K, L],
-    ref, old [B, K], w [B, K, K]."""
+    ref, old [B, K], w and tie [B, K, K] (1 where the judge calls the pair even)."""
     b, k = cfg.prompts, cfg.k_samples
     ref = policy.token_logprobs(state.ref_params, jnp.repeat(x, k), s.tokens).sum(-1).reshape(b, k)
     if cfg.uses_best_worst:
@@ -239,7 +247,7 @@ def _pair_data(cfg: LearnerConfig, policy, state, x, s, w, win) -> dict[str, jax
                 >= cfg.dno_margin
         w = (jax.nn.one_hot(best, k)[:, :, None] * jax.nn.one_hot(worst, k)[:, None, :]) * keep[:, None, None]
     return dict(x=x, y=s.tokens.reshape(b, k, -1), mask=s.mask.reshape(b, k, -1), ref=ref,
-                old=s.logp.sum(-1).reshape(b, k), w=w)
+                old=s.logp.sum(-1).reshape(b, k), w=w, tie=(jnp.abs(p - 0.5) < TIE_TOL).astype(jnp.float32))
 
 
 def _ordered_pairs(a: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -257,7 +265,9 @@ def _pair_loss(cfg: LearnerConfig, policy, params, mb):
     (w, l), (ref_w, ref_l), (old_w, old_l) = _ordered_pairs(logp), _ordered_pairs(mb["ref"]), _ordered_pairs(mb["old"])
     weights = mb["w"].reshape(-1)
     algorithm = cfg.algorithm
-    if algorithm in ("dpo", "iterative_dpo", "dno"):
+    if algorithm in ("dpo", "iterative_dpo", "dno") and cfg.tie_alpha:
+        loss = losses.dpo_ties_loss(w, l, ref_w, ref_l, cfg.beta, cfg.tie_alpha, mb["tie"].reshape(-1), weights)
+    elif algorithm in ("dpo", "iterative_dpo", "dno"):
         loss = losses.dpo_loss(w, l, ref_w, ref_l, cfg.beta, weights)
     elif algorithm in ("ipo", "iterative_ipo"):
         loss = losses.ipo_loss(w, l, ref_w, ref_l, cfg.tau, weights)
@@ -337,7 +347,7 @@ def iteration_data(cfg: LearnerConfig, policy, judge: Judge, state: LearnerState
     w = pair_label_weights(k_label, p, cfg.labels)
     win = labelled_win_rates(w)  # [B, K]
     if cfg.algorithm in PAIR_ALGORITHMS:
-        data = _pair_data(cfg, policy, state, x, s, w, win)
+        data = _pair_data(cfg, policy, state, x, s, p, w, win)
     else:
         data = _sequence_data(cfg, x, s, win)
     best, worst = best_and_worst(win)
@@ -363,6 +373,8 @@ def make_learner(policy, judge: Judge, config: LearnerConfig) -> Learner:
 def _make_learner(policy, judge: Judge, config: LearnerConfig) -> Learner:
     cfg = config
     tx = make_optimizer(cfg)
+    if hasattr(policy, "trainable_labels"):  # LoRA: the base gets a zero update and no optimiser state
+        tx = optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()}, policy.trainable_labels)
 
     def init(ref_params) -> LearnerState:
         params = jax.tree_util.tree_map(jnp.array, ref_params)  # a copy: π_0 = ρ

@@ -33,6 +33,26 @@ def dpo_loss(logp_w, logp_l, ref_w, ref_l, beta: float, weights=None) -> jax.Arr
     return weighted_mean(-jax.nn.log_sigmoid(beta * pair_margin(logp_w, logp_l, ref_w, ref_l)), weights)
 
 
+def rao_kupper_probabilities(h: jax.Array, beta: float, alpha: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(P(w ≻ l), P(tie), P(l ≻ w)) of the Rao–Kupper model on the DPO margin d = β h:
+    σ(d − α), 1 − σ(d − α) − σ(−d − α), σ(−d − α). α = log ν >= 0 (0: no ties, plain Bradley–Terry)."""
+    d = beta * h
+    win, loss = jax.nn.sigmoid(d - alpha), jax.nn.sigmoid(-d - alpha)
+    return win, 1.0 - win - loss, loss
+
+
+def dpo_ties_loss(logp_w, logp_l, ref_w, ref_l, beta: float, alpha: float, tie, weights=None) -> jax.Array:
+    """Tie-aware DPO (the Rao–Kupper extension): mean −log P(label) with P from
+    `rao_kupper_probabilities`; `tie` float32[B] in {0, 1} marks pairs judged even (ternary labels:
+    y_w ≻ y_l, or a tie, whose likelihood is highest at h = 0 and falls as |h| grows). alpha > 0."""
+    h = pair_margin(logp_w, logp_l, ref_w, ref_l)
+    d = beta * h
+    log_win = jax.nn.log_sigmoid(d - alpha)
+    # log P(tie) = log(1 − σ(d − α) − σ(−d − α)), written stably: P(tie) = σ(d−α)σ(−d−α)(e^{2α} − 1)
+    log_tie = jax.nn.log_sigmoid(d - alpha) + jax.nn.log_sigmoid(-d - alpha) + jnp.log(jnp.expm1(2.0 * alpha))
+    return weighted_mean(-jnp.where(tie > 0, log_tie, log_win), weights)
+
+
 def ipo_loss(logp_w, logp_l, ref_w, ref_l, tau: float, weights=None) -> jax.Array:
     """IPO: mean (h − 1/(2τ))²."""
     return weighted_mean(jnp.square(pair_margin(logp_w, logp_l, ref_w, ref_l) - 1.0 / (2.0 * tau)), weights)

@@ -254,3 +254,63 @@ def read_prompts(path) -> list[str]:
     if not prompts:
         raise ValueError(f"prompts file {path} holds no prompts")
     return prompts
+
+
+@dataclasses.dataclass(frozen=True)
+class LoRAPolicy:
+    """A policy whose trainable part is low-rank adapters on a frozen base model (`lora`).
+
+    Its parameters are {"base": the model's params, "adapters": `lora.init_adapters`'s dict}; every
+    method merges them (W + (alpha/rank)·A@B) with the base behind `stop_gradient`, and learners
+    give the base a zero update (`trainable_labels`), so only the adapters train and the optimiser
+    keeps moments for them alone. `merged(params)` is the plain model, for saving in the Hugging
+    Face format. The reference ρ is `init_params`'s result itself: fresh adapters have B = 0.
+    """
+
+    base: CausalPolicy
+    rank: int = 8
+    alpha: float = 16.0
+    targets: tuple[str, ...] = ("q", "v")
+
+    def __post_init__(self):
+        from algorithms import validate
+        from algorithms.preference import lora
+
+        validate.integer("lora rank", self.rank, 1)
+        validate.number("lora alpha", self.alpha)
+        for t in self.targets:
+            if t not in lora.TARGETS:
+                raise ValueError(f"unknown LoRA target {t!r}; allowed: {', '.join(lora.TARGETS)}")
+
+    def init_params(self, base_params, key: jax.Array) -> dict:
+        from algorithms.preference import lora
+
+        return dict(base=base_params, adapters=lora.init_adapters(key, base_params, self.rank, self.targets))
+
+    def merged(self, params):
+        """The plain model parameters: base with every adapter folded in."""
+        from algorithms.preference import lora
+
+        return lora.merge(jax.lax.stop_gradient(params["base"]), params["adapters"], self.alpha)
+
+    def trainable_labels(self, params) -> dict:
+        """"train" on the adapters, "freeze" on the base (for `optax.multi_transform`)."""
+        return dict(base=jax.tree_util.tree_map(lambda _: "freeze", params["base"]),
+                    adapters=jax.tree_util.tree_map(lambda _: "train", params["adapters"]))
+
+    def __getattr__(self, name):  # vocab, length, prompts, decode, mask, ... are the base policy's
+        if name.startswith("__") or name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def token_logprobs(self, params, x: jax.Array, y: jax.Array) -> jax.Array:
+        return self.base.token_logprobs(self.merged(params), x, y)
+
+    def sample(self, params, key: jax.Array, x: jax.Array) -> Sample:
+        return self.base.sample(self.merged(params), key, x)
+
+    def sample_mixture(self, params, ref_params, weight, key: jax.Array, x: jax.Array) -> Sample:
+        return self.base.sample_mixture(self.merged(params), self.merged(ref_params), weight, key, x)
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.base.describe(), lora=dict(rank=self.rank, alpha=self.alpha, targets=list(self.targets)))

@@ -143,6 +143,17 @@ def load_iterates(directory: str | os.PathLike, template=None) -> tuple[list, li
     return params, [int(p.name.split("_")[1]) for p in paths]
 
 
+def export_model(policy, params, path) -> Path:
+    """Write a real model's parameters (LoRA adapters merged into the base) as a Hugging Face folder
+    (config.json, model.safetensors, tokenizer.json) that `load_causal_lm` and transformers read."""
+    from algorithms.preference import hf_format
+
+    if not hasattr(policy, "prompt_tokens"):
+        raise ValueError("export_model writes real causal LMs; the toy model's iterates are orbax checkpoints")
+    plain = policy.merged(params) if hasattr(policy, "merged") else params
+    return hf_format.save_causal_lm(path, policy.config, jax.device_get(plain), policy.tokenizer)
+
+
 def save_dataset(directory: Path, t: int, data: dict, policy) -> None:
     """Write iteration t's dataset as data/iteration_NNNN.npz (arrays) and .jsonl (one line per
     prompt: prompt id and text, responses decoded, P, P̂, chosen and rejected), each atomically."""

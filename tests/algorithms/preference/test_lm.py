@@ -90,3 +90,24 @@ def test_losses_by_hand():
 def test_win_rates_exclude_the_self_pair():
     p = jnp.asarray([[0.5, 1.0, 0.75], [0.0, 0.5, 0.25], [0.25, 0.75, 0.5]], jnp.float32)
     np.testing.assert_allclose(losses.win_rates(p), [0.875, 0.125, 0.5])
+
+
+def test_tie_aware_dpo_by_hand():
+    """Rao–Kupper on d = βh: P(win) = σ(d − α), P(loss) = σ(−d − α), P(tie) the rest; a tie's loss
+    is −log P(tie), lowest at h = 0, a win's −log σ(d − α) (plain DPO's when α = 0)."""
+    f = lambda *v: jnp.asarray(v, jnp.float32)  # noqa: E731
+    h = f(-3.0, -1.0, 0.0, 0.5, 2.0)
+    win, tie, loss = losses.rao_kupper_probabilities(h, 0.5, 0.4)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    d = 0.5 * np.asarray(h)
+    np.testing.assert_allclose(win, sig(d - 0.4), rtol=1e-6)
+    np.testing.assert_allclose(tie, 1 - sig(d - 0.4) - sig(-d - 0.4), rtol=1e-5)
+    zero = jnp.zeros(5)
+    ties = [float(losses.dpo_ties_loss(h[i:i + 1], zero[:1], zero[:1], zero[:1], 0.5, 0.4, f(1.0))) for i in range(5)]
+    np.testing.assert_allclose(ties, -np.log(1 - sig(d - 0.4) - sig(-d - 0.4)), rtol=1e-5)
+    assert ties[2] == min(ties)  # a tie pulls the margin toward 0
+    wins = float(losses.dpo_ties_loss(h, zero, zero, zero, 0.5, 0.4, zero))
+    assert wins == pytest.approx(float(np.mean(-np.log(sig(d - 0.4)))), rel=1e-6)
+    mixed = losses.dpo_ties_loss(h, zero, zero, zero, 0.5, 0.4, f(1, 0, 1, 0, 0), weights=f(1, 2, 0, 1, 1))
+    expect = (ties[0] + 2 * -np.log(sig(d[1] - 0.4)) + -np.log(sig(d[3] - 0.4)) + -np.log(sig(d[4] - 0.4))) / 5
+    assert float(mixed) == pytest.approx(expect, rel=1e-5)

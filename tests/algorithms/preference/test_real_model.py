@@ -118,6 +118,7 @@ def test_prefgame_cli_on_the_model_resumes(tiny, tmp_path, capsys):
     prompts = synthetic.write_prompts(tmp_path / "prompts.jsonl")
     out = tmp_path / "run"
     args = ["prefgame", "--model", str(folder), "--prompts", str(prompts), "--algo", "sppo", "--judge", "cycle",
+            "--lora-rank", "4",
             "--batch-prompts", "4", "--k", "4", "--epochs", "1", "--minibatches", "2", "--max-new-tokens", str(L),
             "--eval-samples", "64", "--payoff-games", "16", "--payoff-iterates", "2", "--out", str(out)]
     assert main([*args, "--iterations", "1"]) == 0
@@ -134,5 +135,44 @@ def test_prefgame_cli_on_the_model_resumes(tiny, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["model"] == str(folder) and summary["final"]["iteration"] == 2
     assert (out / "report.json").exists() and (out / "curves.png").exists()
-    iterate = hf_format.load_causal_lm(folder)  # the model folder itself is untouched
-    assert iterate.config.family == "gpt2"
+    # LoRA: only the adapters moved; the final policy is exported merged, in the model's format
+    from algorithms.preference import causal_lm, lora, run
+
+    base = hf_format.load_causal_lm(folder)  # the model folder itself is untouched
+    iterates, _ = run.load_iterates(out / "iterates")
+    for a, b in zip(jax.tree_util.tree_leaves(iterates[-1]["base"]), jax.tree_util.tree_leaves(base.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert any(np.abs(np.asarray(v["b"])).max() > 0 for v in iterates[-1]["adapters"].values())
+    exported = hf_format.load_causal_lm(out / "model")
+    merged = lora.merge(base.params, iterates[-1]["adapters"], 16.0)
+    tokens = jnp.asarray(base.tokenizer.encode(synthetic.prompts()[0] + " red cat").ids)[None]
+    np.testing.assert_allclose(exported.logits(tokens), causal_lm.logits(base.config, merged, tokens), atol=1e-5)
+    assert np.abs(np.asarray(exported.logits(tokens)) - np.asarray(base.logits(tokens))).max() > 1e-4
+
+
+def test_simpo_normalises_by_each_responses_own_length(tiny, sampled):
+    """With an EOS, responses differ in length, and SimPO's per-token average must divide each
+    response's log-probability by its own length: a longer response is not penalised for its
+    extra tokens. Checked against the formula, and against dividing by L (what a fixed-length model
+    would do), which gives a different loss."""
+    from algorithms.preference import learners, losses
+
+    _, model, policy, _ = tiny
+    x, s = sampled
+    cfg = LearnerConfig(algorithm="simpo", prompts=2, k_samples=4, minibatches=1, beta=2.0, gamma=0.5)
+    y = np.asarray(s.tokens)[:8].reshape(2, 4, L)
+    mb = dict(x=jnp.asarray([0, 1]), y=jnp.asarray(y), mask=policy.mask(jnp.asarray(y).reshape(8, L)).reshape(2, 4, L),
+              ref=jnp.zeros((2, 4)), old=jnp.zeros((2, 4)), w=jnp.asarray(np.tile(1 - np.eye(4), (2, 1, 1)) / 2),
+              tie=jnp.zeros((2, 4, 4)))
+    loss, _ = learners._pair_loss(cfg, policy, model.params, mb)
+    logp = np.asarray(policy.token_logprobs(model.params, jnp.repeat(mb["x"], 4), jnp.asarray(y).reshape(8, L)))
+    lengths = np.asarray(mb["mask"]).reshape(8, L).sum(1)
+    assert len(set(lengths.tolist())) > 1
+    avg = (logp.sum(1) / lengths).reshape(2, 4)
+    pairs = [(b, i, j) for b in range(2) for i in range(4) for j in range(4) if i != j]
+    expect = np.mean([-np.log(1 / (1 + np.exp(-(2.0 * (avg[b, i] - avg[b, j]) - 0.5)))) for b, i, j in pairs])
+    assert float(loss) == pytest.approx(expect, rel=1e-5)
+    fixed = (logp.sum(1) / L).reshape(2, 4)
+    wrong = float(losses.simpo_loss(*[jnp.asarray(np.array([fixed[b, i] for b, i, j in pairs])),
+                                      jnp.asarray(np.array([fixed[b, j] for b, i, j in pairs]))], 2.0, 0.5))
+    assert abs(wrong - expect) > 0.05
