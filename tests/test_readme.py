@@ -34,3 +34,9 @@ def test_the_readme_examples_run_in_order(tmp_path, monkeypatch):
 
             assert exploitability(BIASED_RPS, namespace["exact"].average) < 0.01
             assert len(namespace["run"].metrics) == 3
+        if "tiny_run" in namespace:  # the real-model example: a GPT-2-format model made, trained, resumable
+            rows = namespace["tiny_run"].metrics
+            assert len(rows) == 2 and 0 < rows[-1]["response_length"] <= 16
+            assert 0.0 <= rows[-1]["lc_win_rate_vs_reference"] <= 1.0
+            assert (tmp_path / "out" / "tiny-gpt2" / "model.safetensors").exists()
+            assert (tmp_path / "out" / "sppo-tiny" / "data" / "iteration_0002.jsonl").exists()

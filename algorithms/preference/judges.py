@@ -306,18 +306,18 @@ def mix(judges: Sequence[Judge], weights: Sequence[float]) -> Judge:
     vocabs = {j.vocab for j in judges}
     if len(vocabs) > 1:
         raise ValueError(f"mismatched vocabularies: cannot mix judges over vocabularies {sorted(vocabs)}")
-    # a judge without pad_id reads every position as content, which is compatible with any pad;
-    # two different pad tokens would disagree on where responses end
-    pads = {j.pad_id for j in judges} - {None}
+    # judges that disagree on where a response ends (None: nowhere) would score different responses
+    pads = {j.pad_id for j in judges}
     if len(pads) > 1:
-        raise ValueError(f"mismatched pad ids: cannot mix judges that end responses with pad_id {sorted(pads)}")
+        raise ValueError(f"mismatched pad ids: cannot mix judges with pad_id {sorted(pads, key=str)}; build them "
+                         f"with one pad_id")
     w32 = jnp.asarray(w, jnp.float32)
 
     def prob(x, y, y2):
         return sum(w32[i] * j.prob(x, y, y2) for i, j in enumerate(judges))
 
     return Judge(prob=prob, vocab=judges[0].vocab, name="mix(" + ", ".join(j.name for j in judges) + ")",
-                 pad_id=next(iter(pads), None))
+                 pad_id=judges[0].pad_id)
 
 
 CLIP = 1e-6  # length_biased clips P into [CLIP, 1 − CLIP] before the logit
@@ -329,11 +329,14 @@ def length_biased(judge: Judge, weight: float, pad_id: int | None = None) -> Jud
     ℓ(y, y') = ½(logit P(y ≻ y') − logit P(y' ≻ y)) with P clipped into [1e-6, 1 − 1e-6]: for an
     antisymmetric judge that is logit P(y ≻ y'); taking both orders makes ℓ exactly antisymmetric in
     float32, where logit(1 − P) and −logit(P) differ by up to P's rounding over P(1 − P).
-    len = `response_length` with pad_id (default judge.pad_id; one of them must be given). weight
-    in logits per token (> 0 favours length). The class structure and the best response are dropped:
-    the bias depends on the length, not on the class.
+    len = `response_length` with pad_id (default judge.pad_id; one of them must be given; a judge
+    built without pad_id reads the pads as tokens). weight in logits per token (> 0 favours length).
+    The class structure and the best response are dropped: the bias depends on the length, not on
+    the class.
     """
     weight = validate.number("length weight", weight)
+    if pad_id is not None and judge.pad_id is not None and pad_id != judge.pad_id:
+        raise ValueError(f"pad_id {pad_id} differs from the pad_id {judge.pad_id} of judge {judge.name!r}")
     pad_id = judge.pad_id if pad_id is None else _check_pad(pad_id, judge.vocab)
     if pad_id is None:
         raise ValueError(f"length_biased needs a pad_id (the judge {judge.name!r} has none): without one "

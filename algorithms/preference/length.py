@@ -36,7 +36,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _fit_logistic(features: np.ndarray, targets: np.ndarray, ridge: float) -> np.ndarray:
     """θ float64[D] minimising Σ_n CE(targets[n], σ(features[n]·θ)) + ½·ridge·|θ|² by Newton's method
     (the objective is convex; step halving keeps each step a decrease)."""
-    n, d = features.shape
+    d = features.shape[1]
 
     def objective(theta):
         z = features @ theta

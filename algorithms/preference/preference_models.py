@@ -213,6 +213,17 @@ def _config_of(net: nn.Module) -> PreferenceModelConfig:
     return PreferenceModelConfig(kind, net.vocab, net.length, net.n_prompts, net.pad_id, net.features, **extra)
 
 
+def numpy_rng(key: jax.Array) -> np.random.Generator:
+    """A numpy generator seeded by a JAX key (the same key, the same draws).
+
+    Host-side draws (initial parameters, data splits, random pairs to write) need no compiled
+    program; op-by-op jax.random costs a compile per operation and shape, seconds in all.
+    """
+    key = jnp.asarray(key)
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
+
+
 def _init(net, key):
     dummy = jnp.zeros((net.length,), jnp.int32)
     return net.init(key, jnp.int32(0), dummy, dummy)["params"]
@@ -226,9 +237,7 @@ def init_params(config: PreferenceModelConfig, key: jax.Array):
     of CPU, half of that program's compile time; the shapes come from tracing alone.
     """
     shapes = jax.eval_shape(lambda: _init(config.net(), jax.random.PRNGKey(0)))
-    key = jnp.asarray(key)
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    rng = np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
+    rng = numpy_rng(key)
 
     def draw(path, leaf):
         name, shape = path[-1].key, leaf.shape
@@ -313,7 +322,7 @@ def _loss_and_accuracy(logit: np.ndarray, p: np.ndarray) -> tuple[float | None, 
 
 
 def _check_pairs(pairs: dict, vocab: int, length: int, n_prompts: int) -> dict:
-    """The pairs as jnp arrays, or ValueError naming the bad entry."""
+    """The pairs as numpy arrays (int32, int32, int32, float32), or ValueError naming the bad entry."""
     missing = [k for k in ("x", "y", "y2", "p") if k not in pairs]
     if missing:
         raise ValueError(f"pairs lacks {missing} (needs x int32[N], y, y2 int32[N, L], p float32[N]; see load_pairs)")
@@ -323,6 +332,8 @@ def _check_pairs(pairs: dict, vocab: int, length: int, n_prompts: int) -> dict:
         raise ValueError(f"pairs must hold x [N], y and y2 [N, length = {length}] and p [N] with N >= 1, got x "
                          f"{x.shape}, y {y.shape}, y2 {y2.shape}, p {p.shape} (load_pairs(..., length={length}) pads)")
     for name, a, hi in (("x", x, n_prompts), ("y", y, vocab), ("y2", y2, vocab)):
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"pairs[{name!r}] must hold integers, got dtype {a.dtype}")
         bad = (a < 0) | (a >= hi)
         if bad.any():
             i = tuple(int(v) for v in np.argwhere(bad)[0])
@@ -332,8 +343,7 @@ def _check_pairs(pairs: dict, vocab: int, length: int, n_prompts: int) -> dict:
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"pairs['p'][{i}] = {p[i]} is not a probability (allowed: [0, 1])")
-    return dict(x=jnp.asarray(x, jnp.int32), y=jnp.asarray(y, jnp.int32), y2=jnp.asarray(y2, jnp.int32),
-                p=jnp.asarray(p, jnp.float32))
+    return dict(x=x.astype(np.int32), y=y.astype(np.int32), y2=y2.astype(np.int32), p=p.astype(np.float32))
 
 
 def train_preference_model(kind: str, pairs: dict, key: jax.Array, *, vocab: int, length: int, n_prompts: int = 1,
@@ -358,17 +368,16 @@ def train_preference_model(kind: str, pairs: dict, key: jax.Array, *, vocab: int
     holdout = validate.number("holdout", holdout, low=0.0, high=1.0)
     data = _check_pairs(pairs, config.vocab, config.length, config.n_prompts)
     n = int(data["x"].shape[0])
-    n_heldout = int(round(holdout * n))
+    n_heldout = round(holdout * n)
     if n - n_heldout < 1:
         raise ValueError(f"holdout = {holdout:g} of {n} pairs leaves none to train on (allowed: holdout < 1 - 1/N)")
     k_split, k_init, k_fit = jax.random.split(key, 3)
-    order = np.asarray(jax.random.permutation(k_split, n))
-    is_train = np.zeros(n, bool)
-    is_train[order[n_heldout:]] = True
-    train = {k: v[jnp.asarray(np.flatnonzero(is_train))] for k, v in data.items()}
+    is_train = np.ones(n, bool)
+    is_train[numpy_rng(k_split).permutation(n)[:n_heldout]] = False
+    train = {k: v[is_train] for k, v in data.items()}
     params, _, logits = _fit_pairs(config.net(), init_params(config, k_init), k_fit, train, data, int(steps),
                                    int(batch), learning_rate)
-    logits, p = np.asarray(logits), np.asarray(data["p"])
+    logits, p = np.asarray(logits), data["p"]
     train_loss, _ = _loss_and_accuracy(logits[is_train], p[is_train])
     heldout_loss, heldout_accuracy = _loss_and_accuracy(logits[~is_train], p[~is_train])
     report = dict(kind=kind, steps=int(steps), n_train=n - n_heldout, n_heldout=n_heldout, train_loss=train_loss,
@@ -408,7 +417,9 @@ def judge_accuracy(judge: Judge, teacher: Judge, key: jax.Array, length: int, n:
                    n_prompts: int = 1) -> float:
     """Fraction of random pairs the teacher does not call even (P ≠ ½) on which both judges prefer
     the same response."""
-    x, y, y2 = _random_pairs(key, n, teacher.vocab, length, n_prompts)
+    rng = numpy_rng(key)
+    x = rng.integers(0, n_prompts, n, dtype=np.int32)
+    y, y2 = rng.integers(0, teacher.vocab, (2, n, length), dtype=np.int32)
     truth, guess = np.asarray(_judge_pairs((teacher, judge), x, y, y2))
     decided = np.abs(truth - 0.5) > TIE_TOL
     if not decided.any():
@@ -463,6 +474,8 @@ def write_pairs(path: str | os.PathLike, judge: Judge, key: jax.Array, n: int, l
     n = validate.integer("n", n, 1)
     length = validate.integer("length", length, 1)
     n_prompts = validate.integer("n_prompts", n_prompts, 1)
+    if pad_id is not None and judge.pad_id is not None and pad_id != judge.pad_id:
+        raise ValueError(f"pad_id {pad_id} differs from the pad_id {judge.pad_id} of judge {judge.name!r}")
     pad_id = judge.pad_id if pad_id is None else validate.integer("pad_id", pad_id, 0, judge.vocab - 1)
     if lengths is None:
         lo = hi = length
@@ -473,17 +486,16 @@ def write_pairs(path: str | os.PathLike, judge: Judge, key: jax.Array, n: int, l
             raise ValueError(f"lengths must be a pair (lo, hi), got {lengths!r}")
         lo = validate.integer("lengths[0]", lengths[0], 0, length)
         hi = validate.integer("lengths[1]", lengths[1], lo, length)
-    k_x, k_y, k_len = jax.random.split(key, 3)
-    x = np.asarray(jax.random.randint(k_x, (n,), 0, n_prompts))
+    rng = numpy_rng(key)
+    x = rng.integers(0, n_prompts, n, dtype=np.int32)
     content = 1 if pad_id is None else 0  # draw from the vocab without pad_id, then skip over it
-    tokens = np.asarray(jax.random.randint(k_y, (2, n, length), 0, judge.vocab - 1 + content))
+    tokens = rng.integers(0, judge.vocab - 1 + content, (2, n, length), dtype=np.int32)
     if pad_id is not None:
         tokens = tokens + (tokens >= pad_id)
-    sizes = np.asarray(jax.random.randint(k_len, (2, n), lo, hi + 1))
+    sizes = rng.integers(lo, hi + 1, (2, n))
     if pad_id is not None:
         tokens = np.where(np.arange(length) < sizes[..., None], tokens, pad_id)
-    p = np.asarray(_judge_pairs((judge,), jnp.asarray(x, jnp.int32), jnp.asarray(tokens[0], jnp.int32),
-                                jnp.asarray(tokens[1], jnp.int32))[0], np.float64)
+    p = np.asarray(_judge_pairs((judge,), x, tokens[0], tokens[1])[0], np.float64)
     lines = [json.dumps(dict(prompt=int(x[i]), y=tokens[0, i, :sizes[0, i]].tolist(),
                              y2=tokens[1, i, :sizes[1, i]].tolist(), p=float(p[i]))) for i in range(n)]
     return _atomic_write(Path(path), ("\n".join(lines) + "\n").encode())
@@ -585,7 +597,7 @@ def load_pairs(path: str | os.PathLike, pad_id: int | None, length: int | None =
     n = len(rows)
     y = np.full((2, n, size), 0 if pad_id is None else pad_id, np.int32)
     for i, ((_, a, b, _), lineno) in enumerate(zip(rows, lines)):
-        for side, (name, tokens) in enumerate(((("y", a)), ("y2", b))):
+        for side, (name, tokens) in enumerate((("y", a), ("y2", b))):
             if pad_id is None and len(tokens) != size:
                 raise ValueError(f"{path}:{lineno}: {name} has {len(tokens)} tokens, the responses have {size}; "
                                  f"give pad_id to load responses of different lengths")
@@ -612,7 +624,7 @@ def save_preference_model(directory: str | os.PathLike, model: Judge | Preferenc
 
     Atomic: the params go to a new file named by their content hash, then config.json, which names
     that file, replaces the old one in one rename; a reader sees the old model or the new, never a
-    mix. Stale params files are removed afterwards.
+    mix. Stale params files are removed afterwards (so one writer per folder at a time).
     """
     m = _model_of(model)
     directory = Path(directory)
@@ -624,7 +636,7 @@ def save_preference_model(directory: str | os.PathLike, model: Judge | Preferenc
     _atomic_write(directory / CONFIG_FILE, json.dumps(config, indent=1).encode())
     for stale in directory.glob("params-*.msgpack"):
         if stale.name != name:
-            with contextlib.suppress(OSError):  # a concurrent save removed it already
+            with contextlib.suppress(OSError):  # already gone: nothing to clean
                 stale.unlink()
     return directory
 

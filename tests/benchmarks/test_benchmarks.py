@@ -81,3 +81,34 @@ def test_adapter_overhead_smoke():
         assert r["relative_to_native"] > 0
         assert r["us_per_step"] > 0 if r["regime"] == "python_loop" else (r["agent_steps_per_s"] > 0 and r["compile_s"] > 0)
     assert rows[0]["relative_to_native"] == rows[4]["relative_to_native"] == 1.0
+
+
+def check_lm_rows(rows: list[dict], benches: list[str]) -> None:
+    """prefgame_lm_throughput.py's rows: the model, batch and length, compile apart, positive rates."""
+    assert [r["bench"] for r in rows] == benches
+    for r in rows:
+        check_machine(r)
+        assert r["model"] == "smoke-gpt2" and r["params"] > 0 and r["batch"] == 8 and r["length"] == 8
+        assert r["compile_s"] > 0
+    by = {r["bench"]: r for r in rows}
+    if "generate" in by:
+        g = by["generate"]
+        assert g["tokens"] == 64 and 0 < g["content_tokens"] <= g["tokens"]
+        assert g["generated_tokens_per_s"] >= g["content_tokens_per_s"] > 0
+    if "fwd_bwd" in by:
+        assert by["fwd_bwd"]["tokens"] == 64 and by["fwd_bwd"]["train_tokens_per_s"] > 0
+    if "iteration" in by:
+        it = by["iteration"]
+        assert it["algorithm"] == "sppo" and it["pairs_from"] == "policy" and it["trained_tokens"] == 64
+        assert it["iteration_s"] > 0 and it["generation_alone_s"] > 0 and it["generated_tokens_per_s"] > 0
+
+
+def test_prefgame_lm_throughput_smoke():  # about 7 s: generation and forward+backward, no learner compile
+    rows = run_script("prefgame_lm_throughput.py", "--smoke", "--repeats", "1", "--only", "generate", "fwd_bwd")
+    check_lm_rows(rows, ["generate", "fwd_bwd"])
+
+
+@pytest.mark.slow  # the learner's update adds about 8 s of compiling
+def test_prefgame_lm_throughput_smoke_with_iteration():
+    rows = run_script("prefgame_lm_throughput.py", "--smoke", "--repeats", "1")
+    check_lm_rows(rows, ["generate", "fwd_bwd", "iteration"])

@@ -175,9 +175,11 @@ def test_token_histogram_and_skew_ignore_pad():
 def test_composition_keeps_pad_id():
     bt = judges.bradley_terry(16, pad_id=0)
     assert judges.with_noise(bt, 0.1).pad_id == 0 and judges.with_ties(bt, 0.1).pad_id == 0
-    assert judges.mix([bt, judges.class_cycle(16)], [0.5, 0.5]).pad_id == 0
-    with pytest.raises(ValueError, match=r"mismatched pad ids: .* pad_id \[0, 1\]"):
+    assert judges.mix([bt, judges.class_cycle(16, pad_id=0)], [0.5, 0.5]).pad_id == 0
+    with pytest.raises(ValueError, match=r"mismatched pad ids: cannot mix judges with pad_id \[0, 1\]"):
         judges.mix([bt, judges.class_cycle(16, pad_id=1)], [0.5, 0.5])
+    with pytest.raises(ValueError, match=r"mismatched pad ids: cannot mix judges with pad_id \[0, None\]"):
+        judges.mix([bt, judges.class_cycle(16)], [0.5, 0.5])
     with pytest.raises(ValueError, match=r"pad_id must be an int in \[0, 15\], got 16"):
         judges.bradley_terry(16, pad_id=16)
 
@@ -197,6 +199,8 @@ def test_length_biased_values():
     assert got == pytest.approx(1.0 / (1.0 + np.exp(-clipped)), rel=1e-6)
     assert cycle.class_of is None and cycle.class_matrix is None and cycle.best_response is None
     assert cycle.pad_id == 0 and judges.length_biased(judges.class_cycle(16), 0.1, pad_id=4).pad_id == 4
+    with pytest.raises(ValueError, match="pad_id 4 differs from the pad_id 0 of judge 'bt'"):
+        judges.length_biased(bt, 0.1, pad_id=4)
     with pytest.raises(ValueError, match="length_biased needs a pad_id"):
         judges.length_biased(judges.class_cycle(16), 0.1)
     with pytest.raises(ValueError, match="length weight must be a finite number"):

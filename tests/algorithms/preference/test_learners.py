@@ -61,7 +61,8 @@ def test_sppo_average_of_iterates_is_near_nash(sppo_run):
     result, _ = sppo_run
     last = result.metrics[-1]
     assert result.marginals.shape == (20, 1, 3)
-    assert last["exploitability_average"] < 0.06, [m["exploitability_average"] for m in result.metrics]
+    # the uniform policy's 0.083 and the first iterate's lie far above; measured 0.034 (2026-12-07)
+    assert last["exploitability_average"] < 0.045, [m["exploitability_average"] for m in result.metrics]
     # the mixture's exploitability is that of the mean marginal, recomputed here by hand
     mean = result.marginals.mean(0)[0]
     assert last["exploitability_average"] == pytest.approx(float(np.max(judges.BIASED_RPS @ mean) - 0.5), abs=1e-6)
