@@ -12,7 +12,7 @@ from algorithms.cli import main
 
 def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     out = tmp_path / "pg"
-    args = ["prefgame", "--algorithm", "spo", "--judge", "noisy", "--iterations", "3", "--prompts", "8", "--k", "4",
+    args = ["prefgame", "--algorithm", "spo", "--judge", "noisy", "--iterations", "3", "--batch-prompts", "8", "--k", "4",
             "--epochs", "2", "--minibatches", "2", "--d-model", "32", "--layers", "1", "--sft-steps", "0",
             "--eval-samples", "256", "--payoff-games", "16", "--payoff-iterates", "3", "--out", str(out),
             "--tensorboard"]
@@ -35,7 +35,31 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["final"]["iteration"] == 3 and summary["payoff"]["names"] == report["names"]
     config = json.loads((out / "config.json").read_text())
-    assert config["learner"]["algorithm"] == "spo" and config["lm"]["prefix_mod"] == 3
+    assert config["learner"]["algorithm"] == "spo" and config["policy"]["prefix_mod"] == 3
+    assert sorted(p.name for p in (out / "data").iterdir()) == [f"iteration_{t:04d}.{e}" for t in (1, 2, 3)
+                                                               for e in ("jsonl", "npz")]
+
+
+def test_prefgame_with_a_learned_judge(tmp_path):
+    """--judge-model: a general preference model trained from a JSON-lines file of pairs labelled by
+    the class cycle, saved, and used as the judge of a run."""
+    import jax
+
+    from algorithms.preference import judges, load_pairs, save_preference_model, train_preference_model, write_pairs
+
+    pairs = write_pairs(tmp_path / "pairs.jsonl", judges.class_cycle(16), jax.random.PRNGKey(0), 256, 8)
+    judge, report = train_preference_model("gpm", load_pairs(pairs, None), jax.random.PRNGKey(1), vocab=16, length=8,
+                                           steps=20, batch=64)
+    assert report["n_train"] + report["n_heldout"] == 256
+    save_preference_model(tmp_path / "gpm", judge)
+    out = tmp_path / "pg"
+    args = ["prefgame", "--judge-model", str(tmp_path / "gpm"), "--algo", "sppo", "--iterations", "1",
+            "--batch-prompts", "4", "--k", "4", "--epochs", "1", "--minibatches", "2", "--d-model", "32", "--layers",
+            "1", "--sft-steps", "0", "--eval-samples", "64", "--payoff-games", "0", "--out", str(out)]
+    assert main(args) == 0
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert "exploitability" not in row  # a learned judge has no class structure to make it exact
+    assert 0.0 <= row["win_rate_vs_reference"] <= 1.0 and json.loads((out / "config.json").read_text())["judge"] == "learned-gpm"
 
 
 @pytest.mark.parametrize(
@@ -45,10 +69,17 @@ def test_prefgame_spo_on_the_cycle(tmp_path, capsys):
         (["--iterations", "0"], "iterations must be an int >= 1"),
         (["--noise", "0.9"], r"noise must be a finite number in \[0, 0.5\]"),
         (["--algo", "inpo", "--eta", "0.05", "--tau", "0.1"], "inpo needs tau < eta"),
-        (["--judge", "pairrm"], "unknown judge 'pairrm'; allowed: bt, cycle, noisy"),
+        (["--judge", "pairrm"], "unknown judge 'pairrm'; allowed: bt, cycle, noisy, length"),
+        (["--prompts", "p.jsonl"], "--prompts is the prompts file of a real model: give --model DIR too"),
+        (["--model", "m"], "--model needs --prompts FILE"),
+        (["--model", "{tmp}/nothing", "--prompts", "p.jsonl"], "nothing is not a folder"),
+        (["--lora-rank", "2"], "--lora-rank trains adapters of a real model"),
+        (["--top-p", "0"], r"top_p must be a finite number in \(0, 1\]"),
+        (["--judge-model", "{tmp}/nothing"], "nothing"),
     ],
 )
 def test_prefgame_bad_input_exits_2(tmp_path, capsys, extra, message):
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
     assert main(["prefgame", "--out", str(tmp_path / "x"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gigastep-jax prefgame: error: ")

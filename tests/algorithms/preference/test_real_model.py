@@ -176,3 +176,24 @@ def test_simpo_normalises_by_each_responses_own_length(tiny, sampled):
     wrong = float(losses.simpo_loss(*[jnp.asarray(np.array([fixed[b, i] for b, i, j in pairs])),
                                       jnp.asarray(np.array([fixed[b, j] for b, i, j in pairs]))], 2.0, 0.5))
     assert abs(wrong - expect) > 0.05
+
+
+def test_prompt_files_and_models_that_cannot_work_are_refused(tiny, tmp_path):
+    from algorithms.preference.policy import read_prompts
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "list some colours:"}\n\n{"prompt": "name a few foods:"}\n')
+    assert read_prompts(path) == ["list some colours:", "name a few foods:"]
+    for text, message in [('{"prompt": "a"}\nnot json\n', r"p.jsonl:2 is not JSON"),
+                          ('{"text": "a"}\n', r'p.jsonl:1 must be an object with a "prompt" string'),
+                          ("\n", "holds no prompts")]:
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_prompts(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_prompts(tmp_path / "missing.jsonl")
+    _, model, _, _ = tiny
+    with pytest.raises(ValueError, match="exceed the model's 64 positions"):
+        CausalPolicy.from_texts(model, ["a b c"], generation.SamplingConfig(max_new_tokens=63))
+    with pytest.raises(ValueError, match=r"top_p must be a finite number in \(0, 1\]"):
+        generation.SamplingConfig(top_p=1.5)
