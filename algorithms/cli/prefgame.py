@@ -41,6 +41,7 @@ class PrefgameOptions:
     judge_model: str = ""  # folder of a learned preference model (overrides --judge)
     lora_rank: int = 0  # > 0: train LoRA adapters of this rank on q and v (the base frozen), with --model
     lora_alpha: float = 16.0  # LoRA's scale: W + (alpha / rank) A B
+    shard_model: bool = False  # split a --model's heads and MLP over the local devices (tensor parallel; causal_lm.shard_params)
     length_weight: float = 0.5  # the length judge's bias: logit of P(y > y') grows by this per extra token
     iterations: int = 30  # self-play iterations
     noise: float = 0.1  # label noise of the noisy judge, in [0, 0.5]
@@ -60,6 +61,8 @@ class PrefgameOptions:
         validate.integer("lora_rank", self.lora_rank, 0)
         if self.lora_rank and not self.model:
             raise ValueError("--lora-rank trains adapters of a real model: give --model DIR too")
+        if self.shard_model and not self.model:
+            raise ValueError("--shard-model splits a real model over the local devices: give --model DIR too")
         for name, low in (("iterations", 1), ("sft_steps", 0), ("eval_samples", 4), ("payoff_games", 0),
                           ("payoff_iterates", 2), ("seed", 0)):
             validate.integer(name, getattr(self, name), low)
@@ -116,6 +119,13 @@ def _policy_and_judge(options: PrefgameOptions, config, sampling):
         model = load_causal_lm(options.model)
         policy = CausalPolicy.from_jsonl(model, options.prompts, sampling)
         reference = model.params
+        if options.shard_model:
+            import jax
+
+            from algorithms.preference.causal_lm import shard_params
+
+            mesh = jax.make_mesh((jax.local_device_count(),), ("model",), axis_types=(jax.sharding.AxisType.Auto,))
+            reference = shard_params(model.config, reference, mesh)
         if options.lora_rank:
             import jax
 

@@ -197,3 +197,44 @@ def test_prompt_files_and_models_that_cannot_work_are_refused(tiny, tmp_path):
         CausalPolicy.from_texts(model, ["a b c"], generation.SamplingConfig(max_new_tokens=63))
     with pytest.raises(ValueError, match=r"top_p must be a finite number in \(0, 1\]"):
         generation.SamplingConfig(top_p=1.5)
+
+
+SHARDED_ITERATION = """
+import json, sys, jax, numpy as np
+from algorithms.preference import generation, synthetic
+from algorithms.preference.causal_lm import shard_params
+from algorithms.preference.learners import LearnerConfig, make_learner
+from algorithms.preference.policy import CausalPolicy
+from algorithms.preference.run import make_judge
+model, _ = synthetic.make_tiny_model(sys.argv[1], "llama", sft_steps=50)
+policy = CausalPolicy.from_texts(model, synthetic.prompts(), generation.SamplingConfig(max_new_tokens=8))
+judge = make_judge("bt", policy.vocab, policy.length, pad_id=policy.pad_id)
+learner = make_learner(policy, judge, LearnerConfig(prompts=4, k_samples=4, epochs=1, minibatches=2, eta=4.0))
+mesh = jax.make_mesh((2,), ("model",), axis_types=(jax.sharding.AxisType.Auto,))
+plain, _ = learner.update(learner.init(model.params), jax.random.PRNGKey(1))
+sharded, _ = learner.update(learner.init(shard_params(model.config, model.params, mesh)), jax.random.PRNGKey(1))
+q = sharded.params["layers_0"]["self_attn"]["q_proj"]["kernel"]
+diff = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in
+           zip(jax.tree_util.tree_leaves(plain.params), jax.tree_util.tree_leaves(sharded.params)))
+moved = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in
+            zip(jax.tree_util.tree_leaves(plain.params), jax.tree_util.tree_leaves(model.params)))
+print(json.dumps(dict(devices=len(jax.devices()), q_shards=[list(s.data.shape) for s in q.addressable_shards],
+                      diff=diff, moved=moved)))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter with 2 host devices and a model made there: ~30 s
+def test_an_sppo_iteration_on_a_sharded_model_equals_the_unsharded_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", SHARDED_ITERATION, str(tmp_path / "m")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["devices"] == 2 and out["q_shards"] == [[32, 16], [32, 16]]  # heads split over the two devices
+    assert out["moved"] > 1e-3 and out["diff"] < 1e-4 * max(1.0, out["moved"]), out
