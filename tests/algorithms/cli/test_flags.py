@@ -57,6 +57,9 @@ def test_flags_not_given_leave_the_dataclass_defaults(command, cls):
         assert getattr(built, field.name) == default(field), field.name
 
 
+RENAMED = {("prefgame", "prompts"): "--batch-prompts"}  # LearnerConfig.prompts: --prompts is the prompts file there
+
+
 @pytest.mark.parametrize("command, cls", CASES, ids=lambda x: getattr(x, "__name__", x))
 def test_help_text_is_the_fields_comment(subparsers, command, cls):
     options = subparsers[command]._option_string_actions
@@ -65,7 +68,8 @@ def test_help_text_is_the_fields_comment(subparsers, command, cls):
         value = default(field)
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
         expected = f"{docs.get(field.name, '')} (default: {shown})".strip().replace("%", "%%")
-        assert options[flag(field.name)].help == expected, field.name
+        name = flag(field.name) if cls is not LearnerConfig else RENAMED.get((command, field.name), flag(field.name))
+        assert options[name].help == expected, field.name
         if field.name in docs:
             assert docs[field.name] and not docs[field.name].startswith("#")
 
@@ -83,7 +87,16 @@ def test_booleans_have_no_forms():
     assert cfg.anneal_lr is False and cfg.recurrent is True
     cfg = flags.build(parse("train", "--anneal-lr", "--no-recurrent", "--no-ego-frame"), TrainConfig)
     assert cfg.anneal_lr is True and cfg.recurrent is False and cfg.ego_frame is False
-    assert flags.build(parse("prefgame", "--best-worst"), LearnerConfig).best_worst is True
+    # an optional boolean (None: the algorithm decides) takes a value
+    assert flags.build(parse("prefgame", "--best-worst", "true"), LearnerConfig).best_worst is True
+    assert flags.build(parse("prefgame", "--best-worst", "no"), LearnerConfig).best_worst is False
+    assert flags.build(parse("prefgame", "--best-worst", "none"), LearnerConfig).best_worst is None
+
+
+def test_a_renamed_flag_fills_its_field():
+    args = parse("prefgame", "--batch-prompts", "6", "--prompts", "p.jsonl", "--model", "m")
+    assert flags.build(args, LearnerConfig, minibatches=2).prompts == 6
+    assert flags.given(args, PrefgameOptions)["prompts"] == "p.jsonl"
 
 
 def test_optional_numbers_take_none():
