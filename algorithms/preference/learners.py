@@ -353,7 +353,7 @@ def iteration_data(cfg: LearnerConfig, policy, judge: Judge, state: LearnerState
     best, worst = best_and_worst(win)
     dataset = dict(x=x, y=s.tokens.reshape(b, k, -1), p=p, win=win, chosen=best, rejected=worst)
     sample_metrics = dict(sample_win_rate_spread=jnp.std(win), sample_win_rate_range=jnp.mean(win.max(-1) - win.min(-1)),
-                          response_length=jnp.mean(s.mask.sum(-1)), sample_logp=jnp.mean(s.logp.sum(-1)))
+                          sample_length=jnp.mean(s.mask.sum(-1)), sample_logp=jnp.mean(s.logp.sum(-1)))
     return data, dataset, sample_metrics
 
 

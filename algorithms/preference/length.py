@@ -84,8 +84,12 @@ def length_controlled_win_rate(outcomes, len_a, len_b, *, transform: str = "tanh
     module docstring. ridge: the L2 penalty on (θ0, θ1) per game.
 
     Returns dict(win_rate = mean outcome, lc_win_rate = σ(θ0), length_coef = θ1, intercept = θ0,
-    length_scale = s (the std of Δ), n = N). When every game has Δ = 0 the length term is undefined:
-    θ1 = 0 and lc_win_rate = σ(θ0) is the intercept-only fit of the win rate.
+    length_scale = s (the std of Δ), n = N, even_share = the fraction of games with |Δ| <= 1).
+    When every game has Δ = 0 the length term is undefined: θ1 = 0 and lc_win_rate = σ(θ0) is the
+    intercept-only fit of the win rate. The prediction at Δ = 0 rests on games near it: when
+    even_share is small (one policy always answers longer), lc_win_rate is an extrapolation, and
+    with tanh a biased one (the feature saturates and cannot separate the intercept from the
+    length effect; AlpacaEval's method shares this). Report even_share beside it.
     """
     t = _as_vector("outcomes", outcomes)
     n = t.size
@@ -110,4 +114,4 @@ def length_controlled_win_rate(outcomes, len_a, len_b, *, transform: str = "tanh
     theta = _fit_logistic(features, t, ridge * n)
     return dict(win_rate=float(t.mean()), lc_win_rate=float(_sigmoid(theta[0])),
                 length_coef=float(theta[1]) if theta.size > 1 else 0.0, intercept=float(theta[0]),
-                length_scale=scale, n=int(n))
+                length_scale=scale, n=int(n), even_share=float(np.mean(np.abs(delta) <= 1.0)))

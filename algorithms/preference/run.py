@@ -15,7 +15,9 @@ measurement one compiled sampler. With out_dir, everything goes into the folder:
   KL, clip fraction, chosen and rejected log-probabilities, the spread of sampled win rates, ...),
   then the measurements: exploitability (of π_t) and exploitability_average (of the uniform mixture
   of π_1..π_t) on judges where it is exact, win_rate_vs_reference (E P(y ≻ y'), y ~ π_t, y' ~ ρ),
-  kl_to_reference (nats), response_length, lc_win_rate_vs_reference (variable-length policies),
+  kl_to_reference (nats), response_length (of π_t's samples against ρ, EOS excluded; the
+  learner's `sample_length` is that of the iteration's training samples, EOS included),
+  lc_win_rate_vs_reference and lc_even_share (variable-length policies, `length`),
   expected_reward (the toy BT judge), class_marginal (class judges, prompt 0), seconds;
 - iterates/iterate_NNNN: π_t's parameters (orbax; 0 is ρ);
 - data/iteration_NNNN.npz and .jsonl: the iteration's dataset: prompt, the K responses (decoded
@@ -197,6 +199,7 @@ def _measure(policy, judge, params, ref_params, key, eval_samples: int, marginal
         from algorithms.preference import length
         lc = length.length_controlled_win_rate(games["outcome"], games["len_a"], games["len_b"])
         out["lc_win_rate_vs_reference"] = float(lc["lc_win_rate"])
+        out["lc_even_share"] = float(lc["even_share"])  # games within a token of even length: what LC rests on
     out["kl_to_reference"] = metrics.kl_to(policy, params, ref_params, k_kl, max(eval_samples // 4, 1))
     if judge.name == "bt" and getattr(policy, "pad_id", None) is None:
         w = np.linspace(-1.0, 1.0, policy.vocab)

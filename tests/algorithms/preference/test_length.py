@@ -96,3 +96,20 @@ def test_equal_lengths_and_separable_outcomes():
 def test_bad_input(outcomes, len_a, len_b, kwargs, message):
     with pytest.raises(ValueError, match=message):
         length_controlled_win_rate(outcomes, len_a, len_b, **kwargs)
+
+
+def test_even_share_flags_an_extrapolated_fit():
+    """A always answers 16 tokens, B 1 to 5: no game is near even length, so σ(θ0) is an
+    extrapolation (the true length-free win rate here is 0.5; tanh saturates and misses it);
+    even_share says so. Where lengths overlap, even_share is large."""
+    rng = np.random.default_rng(0)
+    len_b = rng.integers(1, 6, 4000).astype(float)
+    len_a = np.full(4000, 16.0)
+    outcomes = 1 / (1 + np.exp(-0.5 * (len_a - len_b)))
+    report = length_controlled_win_rate(outcomes, len_a, len_b)
+    assert report["even_share"] == 0.0
+    assert length_controlled_win_rate(outcomes, len_a, len_b, transform="linear")["lc_win_rate"] == \
+        pytest.approx(0.5, abs=0.02)
+    len_c = rng.integers(1, 6, 4000).astype(float)
+    overlap = length_controlled_win_rate(np.full(4000, 0.5), len_b, len_c)
+    assert overlap["even_share"] == pytest.approx(np.mean(np.abs(len_b - len_c) <= 1.0)) and overlap["even_share"] > 0.4

@@ -107,7 +107,7 @@ def test_one_iteration_beats_the_reference(tiny, algorithm, hyper):
     cfg = LearnerConfig(algorithm=algorithm, prompts=8, k_samples=4, epochs=4, minibatches=2, **hyper)
     learner = make_learner(policy, judge, cfg)
     state, out = learner.update(learner.init(model.params), jax.random.PRNGKey(1))
-    assert np.isfinite(float(out["loss"])) and 0 < float(out["response_length"]) < L
+    assert np.isfinite(float(out["loss"])) and 0 < float(out["sample_length"]) < L
     before = metrics.win_rate(policy, model.params, model.params, judge, jax.random.PRNGKey(5), 64)
     after = metrics.win_rate(policy, state.params, model.params, judge, jax.random.PRNGKey(5), 64)
     assert before == pytest.approx(0.5, abs=0.03) and after > 0.55, (before, after)
@@ -129,6 +129,7 @@ def test_prefgame_cli_on_the_model_resumes(tiny, tmp_path, capsys):
     for r in rows:
         assert 0.0 <= r["exploitability"] <= 0.5 and 0 < r["response_length"] <= L
         assert "lc_win_rate_vs_reference" in r and len(r["class_marginal"]) == 3
+        assert 0.0 <= r["lc_even_share"] <= 1.0 and 1 <= r["sample_length"] <= L
     data = [json.loads(line) for line in (out / "data" / "iteration_0002.jsonl").read_text().splitlines()]
     assert len(data) == 4 and all(len(d["responses"]) == 4 and isinstance(d["responses"][0], str) for d in data)
     assert data[0]["prompt"] in synthetic.prompts()

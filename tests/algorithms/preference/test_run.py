@@ -34,10 +34,10 @@ def test_rows_keep_every_learner_metric(straight):
     rows = run_folder.read_rows(out / "metrics.jsonl")
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     for key in ("loss", "margin", "accuracy", "chosen_logp", "rejected_logp", "chosen_log_ratio",
-                "rejected_log_ratio", "grad_norm", "sample_win_rate_spread", "response_length",
+                "rejected_log_ratio", "grad_norm", "sample_win_rate_spread", "sample_length", "response_length",
                 "exploitability", "win_rate_vs_reference", "kl_to_reference"):
         assert all(np.isfinite(r[key]) for r in rows), key
-    assert all(r["response_length"] == SMALL.length for r in rows)  # the toy model has no EOS
+    assert all(r["response_length"] == r["sample_length"] == SMALL.length for r in rows)  # the toy model has no EOS
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
     # the first step's margin is 0 (π = ρ before any step); later ones move it
     assert rows[0]["chosen_log_ratio"] != rows[-1]["chosen_log_ratio"]
