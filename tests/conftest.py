@@ -20,12 +20,20 @@ import gigastep_jax as gj
 
 REPO = Path(__file__).resolve().parents[1]  # the repository root
 CACHE = "JAX_COMPILATION_CACHE_DIR"
+# JAX caches only programs that took a second or more to compile; here every program is kept: the
+# many small ones (each eager operation, each adapter's step) that every worker, subprocess and
+# notebook kernel would compile again add up to more than writing them costs.
+MIN_COMPILE_TIME = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
 
 
 def pytest_configure(config):
     """One JAX compilation cache for the whole run, fresh each run: what one xdist worker (or a
     subprocess: benchmarks, notebook kernels, the killed run) compiles, the others load instead of
     compiling again. A cache named by the caller's JAX_COMPILATION_CACHE_DIR is used as it is."""
+    if MIN_COMPILE_TIME not in os.environ:  # a caller's value is kept
+        os.environ[MIN_COMPILE_TIME] = "0"  # inherited by the workers and subprocesses
+        config._jax_min_compile_time = True
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(os.environ[MIN_COMPILE_TIME]))
     if hasattr(config, "workerinput") or os.environ.get(CACHE):  # a worker inherits the run's cache
         if os.environ.get(CACHE):
             jax.config.update("jax_compilation_cache_dir", os.environ[CACHE])
@@ -36,6 +44,8 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    if getattr(config, "_jax_min_compile_time", False):
+        os.environ.pop(MIN_COMPILE_TIME, None)
     if getattr(config, "_jax_cache", None):
         os.environ.pop(CACHE, None)
         shutil.rmtree(config._jax_cache, ignore_errors=True)

@@ -103,6 +103,7 @@ def check_lm_rows(rows: list[dict], benches: list[str]) -> None:
         assert it["iteration_s"] > 0 and it["generation_alone_s"] > 0 and it["generated_tokens_per_s"] > 0
 
 
+@pytest.mark.slow  # the default suite's time budget; the learner and generation run in tests/algorithms/preference
 def test_prefgame_lm_throughput_smoke():  # about 7 s: generation and forward+backward, no learner compile
     rows = run_script("prefgame_lm_throughput.py", "--smoke", "--repeats", "1", "--only", "generate", "fwd_bwd")
     check_lm_rows(rows, ["generate", "fwd_bwd"])

@@ -36,7 +36,7 @@ def _env(pairs: str, observability: str, discrete: bool = True, **options):
 def _crowded_state(env, seed: int):
     """A reset state moved to crafted positions: 30 agents inside one grid cell (both teams), 20
     exactly on cell borders and corners, the rest spread out; headings face the crowd's centre."""
-    _, state = env.reset(jax.random.PRNGKey(seed))
+    state = jax.jit(env.reset_state)(jax.random.PRNGKey(seed))  # compiled: eager dispatch costs more
     grid = Grid.for_arena(env.scenario.arena, R, 64)
     r = np.random.default_rng(seed)
     n = env.n_agents

@@ -18,7 +18,7 @@ def test_preference_notebook_runs(tmp_path):
     out_dir = tmp_path / "pg"
     nb = inject(nbformat.read(NOTEBOOK, as_version=4),
                 f"ITERATIONS = 2\nEVAL_SAMPLES = 512\nD_MODEL, LAYERS = 32, 1\nPAYOFF_GAMES = 32\n"
-                f"LENGTH_ITERATIONS = 2\nLENGTH_ALGORITHMS = ('sppo', 'iterative_dpo')\nLENGTH_EVAL_SAMPLES = 64\n"
+                f"LENGTH_ITERATIONS = 2\nLENGTH_ALGORITHMS = ('iterative_dpo',)\nLENGTH_EVAL_SAMPLES = 64\n"
                 f"OUT_DIR = {str(out_dir)!r}")
     nb = execute(nb, tmp_path)
     for i, cell in enumerate(nb.cells):
@@ -41,7 +41,7 @@ def test_preference_notebook_runs(tmp_path):
         assert len((out_dir / algorithm / "metrics.jsonl").read_text().splitlines()) == 2
 
     # the length-biased judge on the real causal LM: mean lengths in (0, 16] tokens, win rates are probabilities
-    assert summary["length_iterations"] == 2 and sorted(summary["length"]) == ["iterative_dpo", "sppo"]
+    assert summary["length_iterations"] == 2 and sorted(summary["length"]) == ["iterative_dpo"]  # one in the test: each costs a compile
     for algorithm, final in summary["length"].items():
         assert 0.0 < final["response_length"] <= 16.0, algorithm
         assert 0.0 <= final["win_rate_vs_reference"] <= 1.0, algorithm

@@ -10,28 +10,32 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from algorithms.marl.config import TrainConfig
+from tests.algorithms.marl.conftest import CHUNKED
 from tests.conftest import REPO
 from tests.notebooks.conftest import execute, inject, stdout_of
 
 NOTEBOOK = REPO / "notebooks" / "02_selfplay_winrate.ipynb"
 PNG = b"\x89PNG\r\n\x1a\n"
-# 1 vs 1, 16 envs x 8 steps, 2 updates per checkpoint, 3 checkpoints: compilation is most of the time
-# (about 70 s of CPU in the kernel). Pure self-play (no pool or scripted opponents in training)
-# compiles a third faster; the pool has its own tests in tests/algorithms/marl/.
-TINY = """
-SCENARIO = "identical_1_vs_1_fobs_vec_void_disc"
-NUM_ENVS, ROLLOUT_STEPS, HIDDEN, CHECKPOINTS = 16, 8, 16, 3
-TOTAL_STEPS = NUM_ENVS * ROLLOUT_STEPS * 2 * CHECKPOINTS
-EVAL_GAMES, CROSSPLAY_GAMES = 8, 8
-EXTRA = dict(epochs=1, minibatches=2, opponent_groups=2, pool_size=2, snapshot_every=1, self_play_fraction=1.0,
-             scripted_fraction=0.0)
-OUT = {out!r}
+# Compilation is most of the time. The run is the MARL tests' CHUNKED (2 vs 2, 16 envs x 8 steps, 4
+# checkpoints of one update) with the games of their runs on disk (4 battles against each scripted policy,
+# 4 per pair of checkpoints), so the kernel loads the learner, the evaluation and the cross-play those
+# tests compiled from the suite's compilation cache instead of compiling them again (it compiles them if
+# it runs first).
+EXTRA = ("epochs", "minibatches", "opponent_groups", "pool_size", "snapshot_every", "self_play_fraction",
+         "scripted_fraction", "scripted_opponents")
+TINY = f"""
+SCENARIO = {CHUNKED.scenario!r}
+NUM_ENVS, ROLLOUT_STEPS, HIDDEN = {CHUNKED.num_envs}, {CHUNKED.rollout_steps}, {CHUNKED.hidden}
+CHECKPOINTS, TOTAL_STEPS = {CHUNKED.checkpoints}, {CHUNKED.total_steps}
+EVAL_GAMES, CROSSPLAY_GAMES = 4, 4
+EXTRA = {dict((k, getattr(CHUNKED, k)) for k in EXTRA)!r}
 """
 
 
 def test_selfplay_notebook_runs(tmp_path):
     out = tmp_path / "sp"
-    nb = execute(inject(nbformat.read(NOTEBOOK, as_version=4), TINY.format(out=str(out))), tmp_path)
+    nb = execute(inject(nbformat.read(NOTEBOOK, as_version=4), TINY + f"OUT = {str(out)!r}\n"), tmp_path)
     for i, cell in enumerate(nb.cells):
         errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, f"cell {i} raised {errors[0]['ename']}: {errors[0]['evalue']}"
@@ -39,17 +43,18 @@ def test_selfplay_notebook_runs(tmp_path):
 
     # the run folder the runner wrote
     run = out / "run"
-    assert Path(s["run_dir"]) == run and s["scenario"] == "identical_1_vs_1_fobs_vec_void_disc"
-    assert sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit()) == [1, 2, 3]
+    assert Path(s["run_dir"]) == run and s["scenario"] == "identical_2_vs_2_fobs_vec_void_disc"
+    assert TrainConfig.from_dict(json.loads((run / "config.json").read_text())) == CHUNKED
+    assert sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit()) == [1, 2, 3, 4]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["chunk"] for r in rows] == [1, 2, 3]
-    assert [r["env_steps"] for r in rows] == [256, 512, 768] == s["env_steps"]
+    assert [r["chunk"] for r in rows] == [1, 2, 3, 4]
+    assert [r["env_steps"] for r in rows] == [128, 256, 384, 512] == s["env_steps"]
     for name in ("config.json", "summary.json", "final_eval.json", "crossplay/matrix.json", "crossplay/report.json"):
         assert (run / name).is_file(), name
 
     # curves: rates and Wilson intervals in [0, 1], the interval around the rate, wall-clock rising
     p = len(s["names"])
-    assert s["names"] == ["ckpt1", "ckpt2", "ckpt3"] and p == 3
+    assert s["names"] == ["ckpt1", "ckpt2", "ckpt3", "ckpt4"] and p == 4
     assert s["vs_first"][0] == 0.5  # the first checkpoint against itself, pooled
     for r, (lo, hi) in zip(s["vs_first"], s["vs_first_interval"]):
         assert 0.0 <= lo <= r <= hi <= 1.0
@@ -65,7 +70,7 @@ def test_selfplay_notebook_runs(tmp_path):
     np.testing.assert_allclose(rate + rate.T, 1.0, atol=1e-12)
     assert ((rate >= 0) & (rate <= 1)).all()
     saved = json.loads((run / "crossplay" / "matrix.json").read_text())
-    assert saved["names"] == s["names"] and np.asarray(saved["n_games"]).tolist() == [[8] * p] * p
+    assert saved["names"] == s["names"] and np.asarray(saved["n_games"]).tolist() == [[4] * p] * p
     np.testing.assert_allclose(rate[1:, 0], s["vs_first"][1:])
 
     # ratings and the Nash mixture

@@ -42,16 +42,21 @@ def test_the_loss_on_trained_teams_equals_the_loss_on_whole_environments(tiny, t
 
 
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "gru"])
-def test_the_loss_recomputes_the_rollouts_log_probs(recurrent):
+def test_the_loss_recomputes_the_rollouts_log_probs(recurrent, tiny, tiny_rollout):
     """Before any update the policy the loss sees is the one that acted: every log-ratio is 0. For the
     GRU this checks that the memory replayed over the rollout (resets at episode starts) is the one the
-    rollout carried."""
-    cfg = TINY.replace(scenario="identical_2_vs_2_pobs_vec_void_disc", recurrent=recurrent, rollout_steps=24)
-    learner = make_learner(cfg)
+    rollout carried, on partial observations and a rollout long enough for episodes to restart. The
+    feedforward policy is TINY's, whose compiled rollout the other tests share."""
+    if recurrent:
+        cfg = TINY.replace(scenario="identical_2_vs_2_pobs_vec_void_disc", recurrent=True, rollout_steps=24)
+        learner = make_learner(cfg)
+        roll = jax.jit(functools.partial(rollout.rollout, learner))
+    else:
+        learner, roll = tiny, tiny_rollout
     state = learner.init(jax.random.PRNGKey(2))
     memory0 = state.memory
     opponent = jnp.array([-1, 3], jnp.int32)
-    _, traj, _ = jax.jit(functools.partial(rollout.rollout, learner))(state, opponent)
+    _, traj, _ = roll(state, opponent)
     assert bool(traj.start.any()) or not recurrent  # some episode restarted inside the rollout
     out = jax.jit(learner.ac.sequence)(state.params["actor"], memory0, traj.obs, traj.start)
     log_prob = networks.log_prob(out, traj.action, learner.env.discrete)

@@ -29,13 +29,13 @@ def run(tmp_path_factory):
 
 def test_a_checkpoint_acts_like_a_scripted_policy(run):
     env = gj.make(TINY.scenario)
-    _, state = env.reset(KEY)
+    _, state = jax.jit(env.reset)(KEY)  # the states compiled: dispatching reset op by op costs more
     policy = algorithms.load_policy(run)
     assert (policy.checkpoint, policy.scenario) == (TINY.checkpoints, TINY.scenario)
     action = jax.jit(policy, static_argnums=1)(KEY, env, state)
     assert action.shape == (env.n_agents,) and action.dtype == jnp.int32 and bool(((action >= 0) & (action < 27)).all())
-    states = jax.vmap(env.reset)(jax.random.split(KEY, 3))[1]
-    batch = jax.vmap(policy, in_axes=(0, None, 0))(jax.random.split(KEY, 3), env, states)
+    states = jax.jit(jax.vmap(env.reset))(jax.random.split(KEY, 3))[1]
+    batch = jax.jit(jax.vmap(policy, in_axes=(0, None, 0)), static_argnums=1)(jax.random.split(KEY, 3), env, states)
     assert batch.shape == (3, env.n_agents)
     greedy = algorithms.load_policy(run, greedy=True)
     np.testing.assert_array_equal(greedy(KEY, env, state), greedy(jax.random.PRNGKey(9), env, state))  # the mode
@@ -58,7 +58,7 @@ def test_clear_errors(run, tmp_path):
         algorithms.load_policy(f"{run}@last")
     policy = algorithms.load_policy(run)
     other = gj.make("identical_5_vs_5_fobs_vec_void_disc")
-    _, state = other.reset(KEY)
+    state = jax.jit(other.reset_state)(KEY)
     with pytest.raises(ValueError, match="was trained on identical_2_vs_2_fobs_vec_void_disc .* differs"):
         policy(KEY, other, state)
 
@@ -73,10 +73,11 @@ def test_render_and_eval_take_trained_policies(run, tmp_path, capsys):
         assert image.n_frames >= 2 and image.info["duration"] == 50  # 20 frames per second
     capsys.readouterr()
     out = tmp_path / "eval"
-    assert main(["eval", f"{run}@1,{run},random,chaser:eps=0.5", "--games", "4", "--max-steps", "30",
+    # six policies, 4 games, 30 steps: the cross-play test_failures.py evaluates a run folder with, compiled once
+    assert main(["eval", f"{run}@1,{run},random,chaser:eps=0.5,circler,chaser", "--games", "4", "--max-steps", "30",
                  "--out", str(out)]) == 0
     matrix = json.loads((out / "matrix.json").read_text())
-    assert matrix["names"] == ["run@1", "run@2", "random", "chaser:eps=0.5"]
+    assert matrix["names"] == ["run@1", "run@2", "random", "chaser:eps=0.5", "circler", "chaser"]
     assert np.asarray(matrix["n_games"]).min() == 4
 
 

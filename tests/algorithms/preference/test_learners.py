@@ -150,7 +150,7 @@ def test_sppo_beats_the_reference_on_a_transitive_judge():
 @pytest.mark.parametrize("algorithm, optimizer", [
     ("iterative_dpo", "carry"), pytest.param("nash_md", "reset", marks=pytest.mark.slow),
     pytest.param("ipo", "reset", marks=pytest.mark.slow), pytest.param("simpo", "reset", marks=pytest.mark.slow),
-    pytest.param("dno", "reset", marks=pytest.mark.slow)])  # spo: tests/algorithms/cli/test_prefgame_cli.py
+    pytest.param("dno", "reset", marks=pytest.mark.slow)])  # spo: test_prefgame_with_a_learned_judge
 def test_every_algorithm_runs_one_compiled_update(algorithm, optimizer):
     cfg = LearnerConfig(algorithm=algorithm, prompts=4, k_samples=4, epochs=1, minibatches=2, optimizer=optimizer)
     learner = make_learner(SMALL, CYCLE, cfg)
